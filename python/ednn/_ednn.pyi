@@ -1,0 +1,46 @@
+"""Type stubs for the compiled core of ednn."""
+
+from typing import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+MAX_LEAD_DIMS: int
+
+class InputError(ValueError): ...
+
+def tile_host(
+    grid: npt.NDArray[np.generic],  # [*lead, S_1..S_d], any strides
+    out: npt.NDArray[np.generic],  # [count, *lead, t_1..t_d], C-contiguous, same itemsize
+    ndim: int,
+    focus: Sequence[int],
+    context: Sequence[int],
+    first: int,
+    count: int,
+    threads: int = 0,
+) -> None: ...
+def tile_device(
+    grid: int,  # device pointer to [*lead, S_1..S_d]
+    shape: Sequence[int],
+    strides: Sequence[int],  # bytes
+    elem_size: int,
+    out: int,  # device pointer to [count, *lead, t_1..t_d], C-contiguous
+    ndim: int,
+    focus: Sequence[int],
+    context: Sequence[int],
+    first: int,
+    count: int,
+    stream: int = 0,
+) -> None: ...
+def cuda_synchronize(stream: int = 0) -> None: ...
+def cuda_device_count() -> int: ...
+def build_info() -> dict[str, object]: ...
+
+class DeviceBuffer:
+    def __init__(self, nbytes: int) -> None: ...
+    @property
+    def ptr(self) -> int: ...
+    @property
+    def nbytes(self) -> int: ...
+    def copy_to_host(self, dst: npt.NDArray[np.generic]) -> None: ...

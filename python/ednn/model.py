@@ -1,0 +1,305 @@
+"""The EDNN model file: one ONNX file holding the per-tile network and ``ednn.*`` metadata.
+
+Contract (format version 1)
+---------------------------
+* input ``(N, C, t_1..t_d)`` float32 tiles, output ``(N, K)`` float32 tile contributions;
+* ``metadata_props``: ``ednn.format_version`` = ``"1"``, ``ednn.focus``, ``ednn.context``,
+  ``ednn.ndim``, ``ednn.channels``, ``ednn.outputs`` (comma-separated names of the K quantities).
+  Integers are decimal strings; per-axis values are comma-separated, one value applies to every axis;
+* optional: ``ednn.units``, ``ednn.spacing`` (length of one grid cell), ``ednn.description``,
+  ``ednn.input_scale`` / ``ednn.input_offset`` (per channel: the network sees ``x * scale + offset``),
+  ``ednn.output_scale`` / ``ednn.output_offset`` (per output: a tile contributes
+  ``y * scale + offset``), and any other ``ednn.*`` key (kept in :attr:`Model.metadata`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError, ModelFileError
+
+__all__ = ["Model", "FORMAT_VERSION", "REQUIRED_KEYS", "load_model", "metadata_dict", "default_providers"]
+
+FORMAT_VERSION = "1"
+REQUIRED_KEYS = (
+    "ednn.format_version",
+    "ednn.focus",
+    "ednn.context",
+    "ednn.ndim",
+    "ednn.channels",
+    "ednn.outputs",
+)
+
+
+def _ints(key: str, text: str, count: int | None, minimum: int) -> tuple[int, ...]:
+    try:
+        vals = tuple(int(p.strip()) for p in text.split(","))
+    except ValueError:
+        raise ModelFileError(f"metadata {key}: expected comma-separated integers, got {text!r}") from None
+    if count is not None:
+        if len(vals) == 1:
+            vals = vals * count
+        elif len(vals) != count:
+            raise ModelFileError(f"metadata {key}: expected 1 or {count} values, got {len(vals)} ({text!r})")
+    if any(v < minimum for v in vals):
+        raise ModelFileError(f"metadata {key}: expected values >= {minimum}, got {text!r}")
+    return vals
+
+
+def _floats(key: str, text: str, count: int) -> np.ndarray:
+    try:
+        vals = [float(p.strip()) for p in text.split(",")]
+    except ValueError:
+        raise ModelFileError(f"metadata {key}: expected comma-separated numbers, got {text!r}") from None
+    if len(vals) == 1:
+        vals = vals * count
+    if len(vals) != count or not np.all(np.isfinite(vals)):
+        raise ModelFileError(f"metadata {key}: expected 1 or {count} finite numbers, got {text!r}")
+    return np.asarray(vals, dtype=np.float64)
+
+
+def metadata_dict(
+    *,
+    focus: int | Sequence[int],
+    context: int | Sequence[int],
+    ndim: int,
+    channels: int,
+    outputs: Sequence[str] | str,
+    **optional: Any,
+) -> dict[str, str]:
+    """The ``ednn.*`` metadata for a model file, as strings (optional keys without the prefix)."""
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, (list, tuple, np.ndarray)):
+            return ",".join(fmt(x) for x in v)
+        if isinstance(v, float):
+            return repr(v)
+        return str(v)
+
+    names = [outputs] if isinstance(outputs, str) else list(outputs)
+    meta = {
+        "ednn.format_version": FORMAT_VERSION,
+        "ednn.focus": fmt(focus),
+        "ednn.context": fmt(context),
+        "ednn.ndim": str(int(ndim)),
+        "ednn.channels": str(int(channels)),
+        "ednn.outputs": ",".join(names),
+    }
+    for k, v in optional.items():
+        if v is not None:
+            meta[k if k.startswith("ednn.") else f"ednn.{k}"] = fmt(v)
+    return meta
+
+
+def default_providers() -> list[str]:
+    """CUDA execution provider when onnxruntime-gpu sees a GPU, else CPU."""
+    import onnxruntime as ort
+
+    avail = ort.get_available_providers()
+    if "CUDAExecutionProvider" in avail:
+        from . import _ednn
+
+        if _ednn.cuda_device_count() > 0 or _cuda_visible_via_ort():
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def _cuda_visible_via_ort() -> bool:
+    try:
+        import onnxruntime as ort
+
+        return bool(getattr(ort, "get_device", lambda: "CPU")() == "GPU")
+    except Exception:  # pragma: no cover - depends on the onnxruntime build
+        return False
+
+
+@dataclass
+class Model:
+    """A validated EDNN model file.
+
+    ``Model(path)`` reads the ONNX file's ``ednn.*`` metadata and checks it against the network's
+    input and output. ONNX Runtime sessions are created on demand and cached per providers/threads.
+    """
+
+    path: Path
+    focus: tuple[int, ...] = field(init=False)
+    context: tuple[int, ...] = field(init=False)
+    ndim: int = field(init=False)
+    channels: int = field(init=False)
+    outputs: tuple[str, ...] = field(init=False)
+    units: str | None = field(init=False)
+    spacing: float | None = field(init=False)
+    description: str | None = field(init=False)
+    metadata: dict[str, str] = field(init=False)
+    input_name: str = field(init=False)
+    input_scale: np.ndarray | None = field(init=False)
+    input_offset: np.ndarray | None = field(init=False)
+    output_scale: np.ndarray | None = field(init=False)
+    output_offset: np.ndarray | None = field(init=False)
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"model: expected an existing ONNX file, got {str(path)!r} (no such file)")
+        self._sessions: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        try:
+            sess = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise ModelFileError(f"model: {str(path)!r} is not a readable ONNX model: {exc}") from None
+        self._sessions[(("CPUExecutionProvider",), None)] = sess
+        meta = dict(sess.get_modelmeta().custom_metadata_map)
+        self.metadata = meta
+        missing = [k for k in REQUIRED_KEYS if k not in meta]
+        if missing:
+            raise ModelFileError(
+                f"model: {str(path)!r} is not an EDNN model file: metadata key {missing[0]!r} is missing"
+                + (f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else "")
+            )
+        if meta["ednn.format_version"].strip() != FORMAT_VERSION:
+            raise ModelFileError(
+                f"metadata ednn.format_version: expected {FORMAT_VERSION!r}, got {meta['ednn.format_version']!r}"
+            )
+        (self.ndim,) = _ints("ednn.ndim", meta["ednn.ndim"], 1, 1)
+        if self.ndim > 3:
+            raise ModelFileError(f"metadata ednn.ndim: expected 1, 2 or 3, got {self.ndim}")
+        self.focus = _ints("ednn.focus", meta["ednn.focus"], self.ndim, 1)
+        self.context = _ints("ednn.context", meta["ednn.context"], self.ndim, 0)
+        (self.channels,) = _ints("ednn.channels", meta["ednn.channels"], 1, 1)
+        self.outputs = tuple(s.strip() for s in meta["ednn.outputs"].split(","))
+        if not all(self.outputs):
+            raise ModelFileError(f"metadata ednn.outputs: expected comma-separated names, got {meta['ednn.outputs']!r}")
+        self.units = meta.get("ednn.units")
+        self.description = meta.get("ednn.description")
+        self.spacing = None
+        if "ednn.spacing" in meta:
+            self.spacing = float(_floats("ednn.spacing", meta["ednn.spacing"], 1)[0])
+        k = len(self.outputs)
+        get = meta.get
+        self.input_scale = _floats("ednn.input_scale", get("ednn.input_scale"), self.channels) if "ednn.input_scale" in meta else None
+        self.input_offset = _floats("ednn.input_offset", get("ednn.input_offset"), self.channels) if "ednn.input_offset" in meta else None
+        self.output_scale = _floats("ednn.output_scale", get("ednn.output_scale"), k) if "ednn.output_scale" in meta else None
+        self.output_offset = _floats("ednn.output_offset", get("ednn.output_offset"), k) if "ednn.output_offset" in meta else None
+        self._check_signature(sess)
+
+    # ------------------------------------------------------------------ checks
+    def _check_signature(self, sess: Any) -> None:
+        ins, outs = sess.get_inputs(), sess.get_outputs()
+        if len(ins) != 1 or len(outs) != 1:
+            raise ModelFileError(
+                f"model: expected one input and one output, got {len(ins)} inputs and {len(outs)} outputs"
+            )
+        inp, out = ins[0], outs[0]
+        self.input_name = inp.name
+        if inp.type != "tensor(float)":
+            raise ModelFileError(f"model input: expected tensor(float), got {inp.type}")
+        want = (None, self.channels) + self.tile
+        if len(inp.shape) != len(want):
+            raise ModelFileError(
+                f"model input: expected rank {len(want)} (N, C, t_1..t_d) for ednn.ndim={self.ndim}, got shape {inp.shape}"
+            )
+        for axis, (got, exp) in enumerate(zip(inp.shape, want)):
+            if exp is not None and isinstance(got, int) and got != exp:
+                raise ModelFileError(
+                    f"model input: axis {axis} has size {got}, expected {exp} from the metadata "
+                    f"(channels={self.channels}, tile={self.tile})"
+                )
+        if out.type != "tensor(float)" or len(out.shape) != 2:
+            raise ModelFileError(f"model output: expected a (N, K) float tensor, got {out.type} {out.shape}")
+        if isinstance(out.shape[1], int) and out.shape[1] != len(self.outputs):
+            raise ModelFileError(
+                f"model output: expected K={len(self.outputs)} columns ({', '.join(self.outputs)}), got {out.shape[1]}"
+            )
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def tile(self) -> tuple[int, ...]:
+        """Tile extent ``t_k = f_k + 2 c_k`` per axis."""
+        return tuple(f + 2 * c for f, c in zip(self.focus, self.context))
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.outputs)
+
+    def session(self, providers: Sequence[Any] | None = None, threads: int | None = None) -> Any:
+        """A cached ``onnxruntime.InferenceSession`` for these providers and thread count."""
+        import onnxruntime as ort
+
+        provs = tuple(providers) if providers is not None else tuple(default_providers())
+        key = (tuple(p if isinstance(p, str) else repr(p) for p in provs), threads)
+        with self._lock:
+            sess = self._sessions.get(key)
+            if sess is None:
+                opts = ort.SessionOptions()
+                opts.log_severity_level = 3
+                if threads is not None:
+                    opts.intra_op_num_threads = int(threads)
+                    opts.inter_op_num_threads = 1
+                sess = ort.InferenceSession(str(self.path), opts, providers=list(provs))
+                self._sessions[key] = sess
+            return sess
+
+    def summary(self) -> str:
+        """Human-readable description of the model file."""
+        lines = [
+            f"EDNN model   {self.path}",
+            f"  ndim       {self.ndim}",
+            f"  focus      {self.focus}",
+            f"  context    {self.context}",
+            f"  tile       {self.tile}",
+            f"  channels   {self.channels}",
+            f"  outputs    {', '.join(self.outputs)}",
+        ]
+        if self.units:
+            lines.append(f"  units      {self.units}")
+        if self.spacing is not None:
+            lines.append(f"  spacing    {self.spacing}")
+        if self.description:
+            lines.append(f"  about      {self.description}")
+        shown = {*REQUIRED_KEYS, "ednn.units", "ednn.spacing", "ednn.description"}
+        for k in sorted(self.metadata):
+            if k not in shown:
+                lines.append(f"  {k.removeprefix('ednn.'):<10} {self.metadata[k]}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"Model({str(self.path)!r}, ndim={self.ndim}, focus={self.focus}, context={self.context}, "
+            f"channels={self.channels}, outputs={self.outputs})"
+        )
+
+
+_CACHE: dict[tuple[str, int, int], Model] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_model(model: str | os.PathLike[str] | Model) -> Model:
+    """A :class:`Model`, cached per path (reloaded when the file changes)."""
+    if isinstance(model, Model):
+        return model
+    if not isinstance(model, (str, os.PathLike)):
+        raise InputError(f"model: expected a path or an ednn.Model, got {type(model).__name__}")
+    p = Path(model)
+    try:
+        st = p.stat()
+    except OSError:
+        raise InputError(f"model: expected an existing ONNX file, got {str(model)!r} (no such file)") from None
+    key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
+    with _CACHE_LOCK:
+        m = _CACHE.get(key)
+    if m is None:
+        m = Model(p)
+        with _CACHE_LOCK:
+            _CACHE[key] = m
+    return m

@@ -1,0 +1,169 @@
+"""Streaming EDNN inference: tile batches flow through ONNX Runtime, contributions are summed in float64."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from . import _ednn
+from ._params import check_divisible
+from .accumulate import Accumulator
+from .errors import InputError
+from .model import Model, load_model
+from .progress import progress_bar
+
+__all__ = ["predict", "prepare_grid", "DEFAULT_BATCH_BYTES"]
+
+#: Default size of one tile batch handed to ONNX Runtime (bytes of float32 tiles).
+DEFAULT_BATCH_BYTES = 8 << 20
+
+
+def prepare_grid(model: Model, grid: Any) -> tuple[np.ndarray, bool]:
+    """Check ``grid`` against ``model`` and return it as ``(B, C, S_1..S_d)`` plus whether it was batched.
+
+    Raises :class:`~ednn.errors.InputError` for a wrong rank or channel count, sizes that the focus
+    does not divide, or non-finite values (naming the first bad index).
+    """
+    g = np.asarray(grid)
+    if g.dtype.kind not in "biuf":
+        raise InputError(f"grid: expected a real numeric or boolean array, got dtype {g.dtype}")
+    d, C = model.ndim, model.channels
+    single = d if C == 1 else d + 1
+    layout = "(S_1..S_d)" if C == 1 else f"({C}, S_1..S_d)"
+    if g.ndim == single:
+        batched = False
+        g = g[None]
+    elif g.ndim == single + 1:
+        batched = True
+    else:
+        raise InputError(
+            f"grid: expected {single} axes {layout} or {single + 1} with a leading batch axis for a model with "
+            f"ndim={d} and {C} channel(s), got shape {g.shape}"
+        )
+    if C == 1:
+        g = g[:, None]
+    elif g.shape[1] != C:
+        raise InputError(f"grid: expected {C} channels on axis {0 if not batched else 1}, got {g.shape[1]} (shape {g.shape})")
+    check_divisible(g.shape[2:], model.focus)
+    if g.dtype.kind == "f" and g.size:
+        finite = np.isfinite(g)
+        if not finite.all():
+            bad = np.unravel_index(int(np.argmin(finite.reshape(-1))), g.shape)
+            idx = bad[1:] if C > 1 else bad[2:]
+            idx = ((bad[0],) + idx) if batched else idx
+            raise InputError(f"grid: expected finite values, got {g[bad]} at index {tuple(int(i) for i in idx)}")
+    return g, batched
+
+
+def _to_float32(model: Model, g: np.ndarray) -> np.ndarray:
+    """One example ``(C, S...)`` as contiguous float32 with the model's input scaling applied."""
+    x = np.ascontiguousarray(g, dtype=np.float32)
+    if model.input_scale is not None or model.input_offset is not None:
+        x = x.copy() if x is g else x
+        shape = (-1,) + (1,) * model.ndim
+        if model.input_scale is not None:
+            x *= model.input_scale.astype(np.float32).reshape(shape)
+        if model.input_offset is not None:
+            x += model.input_offset.astype(np.float32).reshape(shape)
+    return x
+
+
+def predict(
+    model: str | os.PathLike[str] | Model,
+    grid: Any,
+    *,
+    batch_size: int | None = None,
+    providers: Sequence[Any] | None = None,
+    threads: int | None = None,
+    progress: bool = False,
+) -> float | np.ndarray:
+    """Extensive quantities of periodic grids from an EDNN model file.
+
+    Parameters
+    ----------
+    model
+        Path of an EDNN ONNX file, or an :class:`ednn.Model` (sessions are cached).
+    grid
+        ``(S_1..S_d)`` for a one-channel model, else ``(C, S_1..S_d)``; one more leading axis makes a
+        batch ``(B, ...)``. Every ``S_k`` must be a multiple of the model's focus. Any real dtype.
+    batch_size
+        Tiles per ONNX Runtime call; default: about 8 MiB of float32 tiles.
+    providers
+        ONNX Runtime execution providers; default CUDA when onnxruntime-gpu sees a GPU, else CPU.
+    threads
+        ONNX Runtime intra-op threads and OpenMP threads of the tiler; default: their own defaults.
+    progress
+        Show a progress bar over tiles on stderr.
+
+    Returns
+    -------
+    A float for one grid and a one-output model; otherwise an array ``(K,)`` or, for a batch,
+    ``(B, K)``, in float64. Tiles stream through the network, so memory stays at the grid plus two
+    batches of tiles; contributions are accumulated in float64.
+    """
+    m = load_model(model)
+    g, batched = prepare_grid(m, grid)
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise InputError(f"batch_size: expected a positive int or None, got {batch_size!r}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise InputError(f"threads: expected a positive int or None, got {threads!r}")
+    sess = m.session(providers, threads)
+    B = g.shape[0]
+    spatial = g.shape[2:]
+    n_tiles = int(np.prod([s // f for s, f in zip(spatial, m.focus)], dtype=np.int64))
+    tile_elems = m.channels * int(np.prod(m.tile))
+    if batch_size is None:
+        batch_size = max(1, min(n_tiles, DEFAULT_BATCH_BYTES // (4 * tile_elems)))
+    batch_size = min(batch_size, n_tiles)
+    K = m.n_outputs
+    totals = np.zeros((B, K), dtype=np.float64)
+    out_name = sess.get_outputs()[0].name
+
+    def jobs() -> Iterator[tuple[int, int, int]]:
+        for b in range(B):
+            for first in range(0, n_tiles, batch_size):
+                yield b, first, min(batch_size, n_tiles - first)
+
+    buffers = [np.empty((batch_size, m.channels) + m.tile, dtype=np.float32) for _ in range(2)]
+    examples: dict[int, np.ndarray] = {}
+
+    def make_tiles(job: tuple[int, int, int], slot: int) -> np.ndarray:
+        b, first, count = job
+        x = examples.get(b)
+        if x is None:
+            examples.clear()
+            x = examples[b] = _to_float32(m, g[b])
+        buf = buffers[slot][:count]
+        _ednn.tile_host(x, buf, m.ndim, m.focus, m.context, first, count, threads or 0)
+        return buf
+
+    accs = [Accumulator(K) for _ in range(B)]
+    with progress_bar(B * n_tiles, "ednn predict", "tiles", enable=progress) as bar, ThreadPoolExecutor(1) as pool:
+        it = jobs()
+        job = next(it)
+        fut = pool.submit(make_tiles, job, 0)
+        slot = 0
+        while job is not None:
+            tiles = fut.result()
+            nxt = next(it, None)
+            if nxt is not None:  # tile the next batch while ONNX Runtime runs this one
+                fut = pool.submit(make_tiles, nxt, 1 - slot)
+            y = sess.run([out_name], {m.input_name: tiles})[0]
+            if y.shape != (job[2], K):
+                raise InputError(f"model output: expected shape ({job[2]}, {K}), got {y.shape}")
+            accs[job[0]].add(y)
+            bar.update(job[2])
+            job, slot = nxt, 1 - slot
+    for b in range(B):
+        totals[b] = accs[b].total
+    if m.output_scale is not None:
+        totals *= m.output_scale
+    if m.output_offset is not None:
+        totals += m.output_offset * n_tiles
+    if not batched:
+        return float(totals[0, 0]) if K == 1 else totals[0]
+    return totals

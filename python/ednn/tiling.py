@@ -1,0 +1,174 @@
+"""Periodic tiling of grids into focus + context tiles (compiled; CPU with OpenMP, or CUDA)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import _ednn
+from ._params import check_divisible, per_axis, resolve_ndim
+from .errors import InputError
+
+__all__ = ["tile", "tile_shape", "DeviceArray"]
+
+
+def tile_shape(
+    grid_shape: Sequence[int], focus: int | Sequence[int], context: int | Sequence[int], ndim: int | None = None
+) -> tuple[int, ...]:
+    """Shape ``(n_1..n_d, *lead, t_1..t_d)`` that :func:`tile` returns for a grid of ``grid_shape``."""
+    shape = tuple(int(s) for s in grid_shape)
+    d = resolve_ndim(ndim, len(shape))
+    f = per_axis("focus", focus, d, 1)
+    c = per_axis("context", context, d, 0)
+    spatial = shape[len(shape) - d :]
+    check_divisible(spatial, f)
+    n = tuple(s // fk for s, fk in zip(spatial, f))
+    t = tuple(fk + 2 * ck for fk, ck in zip(f, c))
+    return n + shape[: len(shape) - d] + t
+
+
+def tile(
+    grid: Any,
+    focus: int | Sequence[int],
+    context: int | Sequence[int],
+    *,
+    ndim: int | None = None,
+    out: np.ndarray | None = None,
+    threads: int | None = None,
+) -> Any:
+    """Cut a periodic grid into EDNN tiles.
+
+    Parameters
+    ----------
+    grid
+        Array of shape ``(*lead, S_1..S_d)``; the spatial axes are the last ``ndim``. Any dtype and
+        strides. A NumPy array (or anything :func:`numpy.asarray` accepts) is tiled on the CPU; an
+        object exposing ``__cuda_array_interface__`` (CuPy, torch CUDA tensors, ...) on its GPU.
+    focus, context
+        Focus ``f_k >= 1`` and context ``c_k >= 0``: one int for every axis, or one per axis.
+        ``S_k`` must be a multiple of ``f_k``; ``c_k`` may exceed ``S_k`` (the grid wraps again).
+    ndim
+        Number of spatial axes (1, 2 or 3); default: every axis of ``grid``.
+    out
+        Optional C-contiguous array of the result's shape and dtype to write into (CPU only).
+    threads
+        OpenMP threads for the CPU kernel; default: OpenMP's default.
+
+    Returns
+    -------
+    array of shape ``(n_1..n_d, *lead, t_1..t_d)`` with ``n_k = S_k / f_k``, ``t_k = f_k + 2 c_k`` and
+    ``out[i_1..i_d, ..., j_1..j_d] = grid[..., (i_1 f_1 - c_1 + j_1) mod S_1, ..., (i_d f_d - c_d + j_d) mod S_d]``.
+    A ``(C, L, L)`` grid gives ``(L/f, L/f, C, t, t)``; ``.reshape(-1, C, t, t)`` is a network batch.
+    On a GPU the result is an array of the input's library (torch or CuPy) or an :class:`DeviceArray`.
+    """
+    if hasattr(grid, "__cuda_array_interface__"):
+        if out is not None:
+            raise InputError("out: expected None for a GPU grid, got an array")
+        return _tile_cuda(grid, focus, context, ndim)
+    arr = np.asarray(grid)
+    if arr.ndim == 0:
+        raise InputError("grid: expected an array with at least one axis, got a scalar")
+    shape = tile_shape(arr.shape, focus, context, ndim)
+    d = resolve_ndim(ndim, arr.ndim)
+    f = per_axis("focus", focus, d, 1)
+    c = per_axis("context", context, d, 0)
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise InputError(f"threads: expected a positive int or None, got {threads!r}")
+    if out is None:
+        result = np.empty(shape, dtype=arr.dtype)
+    else:
+        if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != arr.dtype:
+            raise InputError(
+                f"out: expected a NumPy array of shape {shape} and dtype {arr.dtype}, got "
+                f"{getattr(out, 'shape', type(out).__name__)} {getattr(out, 'dtype', '')}"
+            )
+        if not out.flags.c_contiguous or not out.flags.writeable:
+            raise InputError("out: expected a writeable C-contiguous array")
+        result = out
+    n_tiles = int(np.prod(shape[:d], dtype=np.int64))
+    flat = result.reshape((n_tiles,) + shape[d:])
+    if arr.dtype.hasobject:
+        raise InputError(f"grid: expected a numeric dtype, got {arr.dtype}")
+    _ednn.tile_host(arr, flat, d, f, c, 0, n_tiles, threads or 0)
+    return result
+
+
+class DeviceArray:
+    """A C-contiguous CUDA array owned by ednn, exported through ``__cuda_array_interface__``.
+
+    Hand it to ``cupy.asarray``, ``torch.as_tensor(..., device="cuda")`` or numba; ``.get()`` copies
+    it to a NumPy array.
+    """
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        nbytes = int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        self._buffer = _ednn.DeviceBuffer(nbytes)
+
+    @property
+    def ptr(self) -> int:
+        return self._buffer.ptr
+
+    @property
+    def __cuda_array_interface__(self) -> dict[str, Any]:
+        return {
+            "shape": self.shape,
+            "typestr": self.dtype.str,
+            "data": (self._buffer.ptr, False),
+            "strides": None,
+            "version": 3,
+            "stream": None,
+        }
+
+    def get(self) -> np.ndarray:
+        host = np.empty(self.shape, dtype=self.dtype)
+        self._buffer.copy_to_host(host)
+        return host
+
+
+def _tile_cuda(grid: Any, focus: Any, context: Any, ndim: int | None) -> Any:
+    cai = grid.__cuda_array_interface__
+    shape = tuple(int(s) for s in cai["shape"])
+    dtype = np.dtype(cai["typestr"])
+    if "descr" in cai and len(cai["descr"]) > 1:
+        raise InputError("grid: expected a plain (non-structured) dtype")
+    if len(shape) == 0:
+        raise InputError("grid: expected an array with at least one axis, got a scalar")
+    out_shape = tile_shape(shape, focus, context, ndim)
+    d = resolve_ndim(ndim, len(shape))
+    f = per_axis("focus", focus, d, 1)
+    c = per_axis("context", context, d, 0)
+    strides = cai.get("strides")
+    if strides is None:  # C-contiguous
+        strides, acc = [], dtype.itemsize
+        for s in reversed(shape):
+            strides.append(acc)
+            acc *= s
+        strides = tuple(reversed(strides))
+    ptr = int(cai["data"][0])
+    mod = type(grid).__module__.split(".")[0]
+    stream = 0
+    if mod == "torch":
+        import torch
+
+        result = torch.empty(out_shape, dtype=grid.dtype, device=grid.device)
+        out_ptr = result.data_ptr()
+        stream = torch.cuda.current_stream(grid.device).cuda_stream
+    elif mod == "cupy":
+        import cupy
+
+        with cupy.cuda.Device(grid.device.id):
+            result = cupy.empty(out_shape, dtype=dtype)
+            stream = cupy.cuda.get_current_stream().ptr
+        out_ptr = result.data.ptr
+    else:
+        result = DeviceArray(out_shape, dtype)
+        out_ptr = result.ptr
+    n_tiles = int(np.prod(out_shape[:d], dtype=np.int64))
+    _ednn.tile_device(ptr, shape, strides, dtype.itemsize, out_ptr, d, f, c, 0, n_tiles, stream)
+    if mod not in ("torch", "cupy"):
+        _ednn.cuda_synchronize(stream)
+    return result
