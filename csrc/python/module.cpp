@@ -89,6 +89,14 @@ public:
         ednn::cuda::copy_to_host(d, ptr_, nbytes_);
     }
 
+    void copy_from_host(const py::array& src) {
+        if (static_cast<std::size_t>(src.nbytes()) != nbytes_ || !(src.flags() & py::array::c_style))
+            throw std::invalid_argument("src: expected a C-contiguous array of " + std::to_string(nbytes_) + " bytes");
+        const void* s = src.data();
+        py::gil_scoped_release release;
+        ednn::cuda::copy_to_device(ptr_, s, nbytes_);
+    }
+
 private:
     void* ptr_;
     std::size_t nbytes_;
@@ -136,7 +144,8 @@ PYBIND11_MODULE(_ednn, m) {
         .def(py::init<std::size_t>(), py::arg("nbytes"))
         .def_property_readonly("ptr", &DeviceBuffer::ptr)
         .def_property_readonly("nbytes", &DeviceBuffer::nbytes)
-        .def("copy_to_host", &DeviceBuffer::copy_to_host, py::arg("dst"));
+        .def("copy_to_host", &DeviceBuffer::copy_to_host, py::arg("dst"))
+        .def("copy_from_host", &DeviceBuffer::copy_from_host, py::arg("src"));
     m.attr("__version__") = ednn::build_info().version;
     m.attr("MAX_LEAD_DIMS") = ednn::kMaxLeadDims;
 }

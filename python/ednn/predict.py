@@ -138,7 +138,7 @@ def predict(
             examples.clear()
             x = examples[b] = _to_float32(m, g[b])
         buf = buffers[slot][:count]
-        _ednn.tile_host(x, buf, m.ndim, m.focus, m.context, first, count, threads or 0)
+        _ednn.tile_host(x, buf, m.ndim, m.focus, m.context, first, count, 1)
         return buf
 
     accs = [Accumulator(K) for _ in range(B)]

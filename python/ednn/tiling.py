@@ -123,6 +123,14 @@ class DeviceArray:
             "stream": None,
         }
 
+    @classmethod
+    def from_numpy(cls, array: np.ndarray) -> "DeviceArray":
+        """Copy a host array to a new device array (C order)."""
+        host = np.ascontiguousarray(array)
+        dev = cls(host.shape, host.dtype)
+        dev._buffer.copy_from_host(host)
+        return dev
+
     def get(self) -> np.ndarray:
         host = np.empty(self.shape, dtype=self.dtype)
         self._buffer.copy_to_host(host)
