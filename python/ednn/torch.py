@@ -1,0 +1,355 @@
+"""Training EDNNs with PyTorch (extra ``train``).
+
+* :func:`periodic_tiles` — the periodic focus + context tiling of :func:`ednn.tile`, in differentiable
+  torch operations (CPU or CUDA), laid out as one network batch ``(B * n_tiles, C, t_1..t_d)``;
+* :class:`EDNN` — wraps any per-tile network: tiles the input, runs the network on every tile, sums
+  the contributions per example;
+* :class:`IsingDNN` and :class:`PaperCNN` — the fully-connected and convolutional per-tile networks
+  of Mills et al. (2019), section 2.1;
+* :func:`export_onnx` — writes the per-tile network as an EDNN model file (one ONNX file with the
+  ``ednn.*`` metadata) for :func:`ednn.predict`.
+
+>>> import torch, ednn.torch as et
+>>> model = et.EDNN(et.IsingDNN(focus=1, context=1), focus=1, context=1)
+>>> energy = model(torch.randint(0, 2, (4, 1, 8, 8)).float() * 2 - 1)   # (4, 1)
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ._params import check_divisible, per_axis
+from .errors import InputError
+from .model import metadata_dict
+
+__all__ = ["periodic_tiles", "EDNN", "IsingDNN", "PaperCNN", "export_onnx"]
+
+
+def _check_ndim(ndim: Any) -> int:
+    if isinstance(ndim, bool) or not isinstance(ndim, int) or not 1 <= ndim <= 3:
+        raise InputError(f"ndim: expected 1, 2 or 3, got {ndim!r}")
+    return ndim
+
+
+def periodic_tiles(
+    x: torch.Tensor, focus: int | Sequence[int], context: int | Sequence[int], ndim: int = 2
+) -> torch.Tensor:
+    """Cut a batch of periodic grids into EDNN tiles, as one network batch.
+
+    Parameters
+    ----------
+    x
+        Tensor ``(B, C, S_1..S_d)`` with ``d = ndim``; any dtype and device. Every ``S_k`` must be a
+        multiple of ``focus[k]``.
+    focus, context
+        One int for every axis or one per axis; ``f_k >= 1``, ``c_k >= 0`` (``c_k`` may exceed
+        ``S_k``: the grid wraps as many times as needed).
+    ndim
+        Number of spatial axes, 1, 2 or 3.
+
+    Returns
+    -------
+    Tensor ``(B * n, C, t_1..t_d)`` with ``n = prod(S_k / f_k)`` and ``t_k = f_k + 2 c_k``. The tiles of
+    example ``b`` are rows ``b * n .. (b + 1) * n - 1``, in row-major order over the tile grid
+    ``(n_1..n_d)`` — the order of :func:`ednn.tile` — and tile ``i`` holds
+    ``x[b, :, (i_1 f_1 - c_1 + j_1) mod S_1, ...]``. Gradients flow back to ``x``.
+    """
+    d = _check_ndim(ndim)
+    if not isinstance(x, torch.Tensor):
+        raise InputError(f"x: expected a torch.Tensor (B, C, S_1..S_{d}), got {type(x).__name__}")
+    if x.dim() != d + 2:
+        raise InputError(
+            f"x: expected {d + 2} axes (B, C, S_1..S_{d}) for ndim={d}, got shape {tuple(x.shape)}"
+        )
+    f = per_axis("focus", focus, d, 1)
+    c = per_axis("context", context, d, 0)
+    spatial = tuple(int(s) for s in x.shape[2:])
+    check_divisible(spatial, f, what="x")
+    B, C = int(x.shape[0]), int(x.shape[1])
+    y = x
+    for k in range(d):
+        dim = 2 + k
+        S, fk, ck = spatial[k], f[k], c[k]
+        if ck:
+            # Wrap-pad by gathering rows (i - c) mod S, i = 0..S+2c-1: works for any c, even c > S.
+            idx = torch.remainder(torch.arange(-ck, S + ck, device=x.device), S)
+            y = y.index_select(dim, idx)
+        # Windows of t = f + 2c at stride f: axis dim becomes n_k, a trailing axis t_k is appended.
+        y = y.unfold(dim, fk + 2 * ck, fk)
+    # (B, C, n_1..n_d, t_1..t_d) -> (B, n_1..n_d, C, t_1..t_d)
+    order = (0,) + tuple(range(2, 2 + d)) + (1,) + tuple(range(2 + d, 2 + 2 * d))
+    n = math.prod(s // fk for s, fk in zip(spatial, f))
+    t = tuple(fk + 2 * ck for fk, ck in zip(f, c))
+    return y.permute(order).reshape((B * n, C) + t)
+
+
+class EDNN(nn.Module):
+    """An extensive deep neural network: ``net`` applied to every periodic tile, contributions summed.
+
+    Parameters
+    ----------
+    net
+        Any module mapping tiles ``(N, C, t_1..t_d)`` to contributions ``(N, K)``.
+    focus, context
+        Tile geometry (one int or one per axis), as in :func:`periodic_tiles`.
+    ndim
+        Number of spatial axes (1..3).
+
+    ``forward(x)`` takes ``(B, C, S_1..S_d)`` (a non-floating ``x``, e.g. int8 spins, is converted to
+    float32) and returns ``(B, K)``: for each example, the sum of ``net`` over its tiles. All tiles of
+    the batch go through ``net`` as one batch.
+    """
+
+    def __init__(
+        self, net: nn.Module, focus: int | Sequence[int], context: int | Sequence[int], ndim: int = 2
+    ) -> None:
+        super().__init__()
+        if not isinstance(net, nn.Module):
+            raise InputError(f"net: expected a torch.nn.Module, got {type(net).__name__}")
+        self.ndim = _check_ndim(ndim)
+        self.focus = per_axis("focus", focus, self.ndim, 1)
+        self.context = per_axis("context", context, self.ndim, 0)
+        self.net = net
+
+    @property
+    def tile(self) -> tuple[int, ...]:
+        """Tile extent ``t_k = f_k + 2 c_k`` per axis."""
+        return tuple(f + 2 * c for f, c in zip(self.focus, self.context))
+
+    def tiles(self, x: torch.Tensor) -> torch.Tensor:
+        """The network batch ``(B * n, C, t...)`` for ``x`` ``(B, C, S...)``."""
+        return periodic_tiles(x, self.focus, self.context, self.ndim)
+
+    def contributions(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-tile outputs ``(B, n, K)`` (their sum over axis 1 is :meth:`forward`)."""
+        if isinstance(x, torch.Tensor) and not (x.is_floating_point() or x.is_complex()):
+            x = x.to(torch.float32)
+        tiles = self.tiles(x)
+        B = int(x.shape[0])
+        y = self.net(tiles)
+        if not isinstance(y, torch.Tensor) or y.dim() != 2 or y.shape[0] != tiles.shape[0]:
+            got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+            raise InputError(f"net: expected an output of shape ({tiles.shape[0]}, K) for {tiles.shape[0]} tiles, got {got}")
+        return y.reshape(B, -1, y.shape[1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.contributions(x).sum(dim=1)
+
+    def extra_repr(self) -> str:
+        return f"focus={self.focus}, context={self.context}, ndim={self.ndim}, tile={self.tile}"
+
+
+class IsingDNN(nn.Module):
+    """The paper's fully-connected per-tile network (used for the Ising model).
+
+    Flattened tile ``C * prod(t)`` -> ``32 * prod(t)`` -> 64 -> 64 -> 1, ReLU between layers and a
+    linear output; ``t = f + 2c`` per axis (``32 (f + 2c)^2`` in two dimensions, as in the paper).
+    """
+
+    def __init__(
+        self, focus: int | Sequence[int] = 1, context: int | Sequence[int] = 1, channels: int = 1, ndim: int = 2
+    ) -> None:
+        super().__init__()
+        d = _check_ndim(ndim)
+        f = per_axis("focus", focus, d, 1)
+        c = per_axis("context", context, d, 0)
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+            raise InputError(f"channels: expected a positive int, got {channels!r}")
+        self.tile = tuple(fk + 2 * ck for fk, ck in zip(f, c))
+        self.channels = channels
+        size = math.prod(self.tile)
+        self.layers = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(channels * size, 32 * size),
+            nn.ReLU(),
+            nn.Linear(32 * size, 64),
+            nn.ReLU(),
+            nn.Linear(64, 64),
+            nn.ReLU(),
+            nn.Linear(64, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+def _conv_out(n: int, kernel: int, stride: int, pad: int) -> int:
+    return (n + 2 * pad - kernel) // stride + 1
+
+
+class PaperCNN(nn.Module):
+    """The paper's convolutional per-tile network (section 2.1), for 2-D tiles.
+
+    13 convolutions, each followed by ReLU:
+
+    * 2 reducing: 3x3, 64 filters, stride 2 (padding 1);
+    * 6 non-reducing: 4x4, 16 filters, stride 1, "same" padding (the even kernel is padded by 1
+      before and 2 after on each axis);
+    * 1 reducing: 3x3, 64 filters, stride 2 (padding 1);
+    * 4 non-reducing: 3x3, 32 filters, stride 1 (padding 1);
+
+    then flatten -> fully connected 1024 (ReLU) -> fully connected ``outputs``. A 128 x 128 tile is
+    reduced to 32 x 16 x 16 features.
+    """
+
+    def __init__(self, tile: int | Sequence[int] = 128, channels: int = 1, outputs: int = 1) -> None:
+        super().__init__()
+        t = per_axis("tile", tile, 2, 1)
+        for name, v in (("channels", channels), ("outputs", outputs)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InputError(f"{name}: expected a positive int, got {v!r}")
+        self.tile = t
+        layers: list[nn.Module] = []
+        cin = channels
+        h, w = t
+
+        def reduce(cout: int) -> None:
+            nonlocal cin, h, w
+            layers.extend([nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.ReLU()])
+            cin, h, w = cout, _conv_out(h, 3, 2, 1), _conv_out(w, 3, 2, 1)
+
+        for _ in range(2):
+            reduce(64)
+        for _ in range(6):
+            # (left, right, top, bottom): the "same" padding of an even kernel at stride 1.
+            layers.extend([nn.ZeroPad2d((1, 2, 1, 2)), nn.Conv2d(cin, 16, 4), nn.ReLU()])
+            cin = 16
+        reduce(64)
+        for _ in range(4):
+            layers.extend([nn.Conv2d(cin, 32, 3, padding=1), nn.ReLU()])
+            cin = 32
+        self.features = nn.Sequential(*layers)
+        self.flat_features = cin * h * w
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(self.flat_features, 1024), nn.ReLU(), nn.Linear(1024, outputs)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def _export(net: nn.Module, dummy: torch.Tensor, path: str, opset: int, exporter: str) -> None:
+    kwargs: dict[str, Any] = dict(input_names=["tiles"], output_names=["contributions"], opset_version=opset)
+    with warnings.catch_warnings():
+        # The exporters emit deprecation/future warnings about their own internals; they say
+        # nothing about the model, which is checked after export.
+        warnings.simplefilter("ignore")
+        if exporter == "torchscript":
+            torch.onnx.export(
+                net, (dummy,), path, dynamo=False,
+                dynamic_axes={"tiles": {0: "N"}, "contributions": {0: "N"}}, **kwargs,
+            )
+        else:
+            torch.onnx.export(
+                net, (dummy,), path, dynamo=True, external_data=False, verbose=False,
+                dynamic_shapes=({0: torch.export.Dim("N")},), **kwargs,
+            )
+
+
+def _external_tensors(model: Any) -> list[str]:
+    from onnx.external_data_helper import uses_external_data
+
+    names = [t.name for t in model.graph.initializer if uses_external_data(t)]
+    for node in model.graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t") and uses_external_data(attr.t):
+                names.append(f"{node.name or node.op_type}.{attr.name}")
+    return names
+
+
+def export_onnx(
+    model: EDNN,
+    path: str | os.PathLike[str],
+    *,
+    channels: int,
+    outputs: Sequence[str] | str = ("energy",),
+    units: str | None = None,
+    spacing: float | None = None,
+    description: str | None = None,
+    opset: int = 17,
+    exporter: str = "auto",
+    **extra_metadata: Any,
+) -> Path:
+    """Write ``model.net`` as an EDNN model file: one self-contained ONNX file.
+
+    The graph has input ``tiles`` ``(N, C, t_1..t_d)`` and output ``contributions`` ``(N, K)``, both
+    float32 with a dynamic ``N``; focus, context and ndim come from ``model``; ``channels``,
+    ``outputs`` (the K names), ``units``, ``spacing``, ``description`` and ``extra_metadata`` (keys
+    with or without the ``ednn.`` prefix, e.g. ``input_scale=0.5``) become ``ednn.*`` metadata.
+
+    ``exporter`` is ``"torchscript"`` (torch's TorchScript-based exporter), ``"dynamo"`` (the
+    ``torch.export``-based one) or ``"auto"`` (TorchScript, else dynamo where it fails). The network
+    is exported from a float32 CPU copy in eval mode; ``model`` itself is left unchanged. The result
+    passes ``onnx.checker`` and is verified to hold no external data. Returns the path written.
+    """
+    import onnx
+
+    if not isinstance(model, EDNN):
+        raise InputError(f"model: expected an ednn.torch.EDNN, got {type(model).__name__}")
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+        raise InputError(f"channels: expected a positive int, got {channels!r}")
+    names = [outputs] if isinstance(outputs, str) else list(outputs)
+    if not names or not all(isinstance(s, str) and s.strip() and "," not in s for s in names):
+        raise InputError(f"outputs: expected one or more non-empty names without commas, got {outputs!r}")
+    if exporter not in ("auto", "torchscript", "dynamo"):
+        raise InputError(f"exporter: expected 'auto', 'torchscript' or 'dynamo', got {exporter!r}")
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset < 13:
+        raise InputError(f"opset: expected an int >= 13, got {opset!r}")
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise InputError(f"path: expected a file in an existing directory, got {str(path)!r}")
+
+    net = copy.deepcopy(model.net).to(device="cpu", dtype=torch.float32).eval()
+    dummy = torch.randn((2, channels) + model.tile, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        try:
+            y = net(dummy)
+        except Exception as exc:
+            raise InputError(
+                f"model.net: expected to accept tiles of shape (N, {channels}, {', '.join(map(str, model.tile))}), "
+                f"got {type(exc).__name__}: {exc}"
+            ) from None
+    if not isinstance(y, torch.Tensor) or tuple(y.shape) != (2, len(names)):
+        got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise InputError(f"model.net: expected an output of shape (N, {len(names)}) for outputs {names}, got {got} for N=2")
+
+    meta = metadata_dict(
+        focus=model.focus, context=model.context, ndim=model.ndim, channels=channels, outputs=names,
+        units=units, spacing=spacing, description=description, **extra_metadata,
+    )
+    before = set(os.listdir(path.parent))
+    with tempfile.TemporaryDirectory(prefix="ednn-export-") as tmp:
+        raw = os.path.join(tmp, "net.onnx")
+        order = ["torchscript", "dynamo"] if exporter == "auto" else [exporter]
+        for i, name in enumerate(order):
+            try:
+                _export(net, dummy, raw, opset, name)
+                break
+            except Exception:
+                if i == len(order) - 1:
+                    raise
+        proto = onnx.load(raw)  # pulls any external data files of the export into memory
+    for value in (proto.graph.input[0], proto.graph.output[0]):
+        value.type.tensor_type.shape.dim[0].dim_param = "N"
+    onnx.helper.set_model_props(proto, meta)
+    onnx.checker.check_model(proto)
+    onnx.save_model(proto, os.fspath(path), save_as_external_data=False)
+
+    written = onnx.load(os.fspath(path), load_external_data=False)
+    external = _external_tensors(written)
+    created = set(os.listdir(path.parent)) - before - {path.name}
+    if external or created:
+        raise RuntimeError(
+            f"export_onnx: {str(path)!r} is not self-contained (external data: {external}, new files: {sorted(created)})"
+        )
+    return path
