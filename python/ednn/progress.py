@@ -13,6 +13,7 @@ class _Bar:
     def __init__(self, total: int, desc: str, unit: str) -> None:
         self.total, self.desc, self.unit = max(int(total), 1), desc, unit
         self.n = 0
+        self.postfix = ""
         self.t0 = time.perf_counter()
         self._last = 0.0
 
@@ -26,12 +27,12 @@ class _Bar:
             bar = "#" * int(30 * frac)
             sys.stderr.write(
                 f"\r{self.desc}: {100 * frac:5.1f}% |{bar:<30}| {self.n}/{self.total} {self.unit} "
-                f"[{now - self.t0:6.1f}s, {rate:,.0f} {self.unit}/s]"
+                f"[{now - self.t0:6.1f}s, {rate:,.0f} {self.unit}/s] {self.postfix}"
             )
             sys.stderr.flush()
 
-    def set_postfix_str(self, s: str) -> None:
-        sys.stderr.write(f" {s}")
+    def set_postfix_str(self, s: str, refresh: bool = False) -> None:
+        self.postfix = s
 
     def close(self) -> None:
         sys.stderr.write("\n")
@@ -48,7 +49,7 @@ class _Null:
     def update(self, n: int = 1) -> None:
         pass
 
-    def set_postfix_str(self, s: str) -> None:
+    def set_postfix_str(self, s: str, refresh: bool = False) -> None:
         pass
 
     def close(self) -> None:

@@ -1,0 +1,330 @@
+"""``ednn train``: configuration, training loop, checkpoints and export (extra ``train``).
+
+A run is described by a YAML file; every key is checked before any training starts::
+
+    data: ising-8.npz        # dataset written by `ednn data ising` (NPZ)
+    network: ising-dnn       # ising-dnn (the paper's FC network) or paper-cnn
+    focus: 1
+    context: 1
+    learning_rate: 1.0e-3    # Adam
+    batch_size: 256          # examples per step
+    epochs: 40
+    seed: 0
+    device: auto             # auto | cpu | cuda
+    validation_split: 0.1    # fraction of Markov chains held out
+    output_dir: runs/ising-c1
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+__all__ = ["TrainConfig", "load_config", "train", "export_checkpoint", "build_network", "NETWORKS"]
+
+NETWORKS = ("ising-dnn", "paper-cnn")
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run (see the module docstring for the YAML form)."""
+
+    data: str
+    network: str = "ising-dnn"
+    focus: Any = 1
+    context: Any = 1
+    learning_rate: float = 1e-3
+    batch_size: int = 256
+    epochs: int = 40
+    seed: int = 0
+    device: str = "auto"
+    validation_split: float = 0.1
+    output_dir: str = "runs/ednn"
+    checkpoint_every: int = 5
+    threads: int | None = None
+    outputs: list[str] = field(default_factory=lambda: ["energy"])
+    units: str | None = "J"
+    description: str | None = None
+    lr_decay: float = 1.0  # multiplicative learning-rate decay per epoch (1 = constant)
+
+    @property
+    def out(self) -> Path:
+        return Path(self.output_dir)
+
+
+def _fail(key: str, expected: str, got: Any) -> InputError:
+    return InputError(f"config {key}: expected {expected}, got {got!r}")
+
+
+def _check(cfg: TrainConfig, base: Path | None) -> TrainConfig:
+    def pos_int(key: str) -> None:
+        v = getattr(cfg, key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise _fail(key, "a positive integer", v)
+
+    for key in ("batch_size", "epochs", "checkpoint_every"):
+        pos_int(key)
+    if cfg.threads is not None:
+        pos_int("threads")
+    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int):
+        raise _fail("seed", "an integer", cfg.seed)
+    if cfg.network not in NETWORKS:
+        raise _fail("network", f"one of {', '.join(NETWORKS)}", cfg.network)
+    if cfg.device not in ("auto", "cpu", "cuda") and not str(cfg.device).startswith("cuda:"):
+        raise _fail("device", "auto, cpu or cuda[:N]", cfg.device)
+    try:
+        cfg.learning_rate = float(cfg.learning_rate)
+        cfg.validation_split = float(cfg.validation_split)
+        cfg.lr_decay = float(cfg.lr_decay)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"config: expected numbers for learning_rate, validation_split, lr_decay ({exc})") from None
+    if not (cfg.learning_rate > 0 and math.isfinite(cfg.learning_rate)):
+        raise _fail("learning_rate", "a positive number", cfg.learning_rate)
+    if not 0 <= cfg.validation_split < 1:
+        raise _fail("validation_split", "a fraction in [0, 1)", cfg.validation_split)
+    if not 0 < cfg.lr_decay <= 1:
+        raise _fail("lr_decay", "a factor in (0, 1]", cfg.lr_decay)
+    if isinstance(cfg.outputs, str):
+        cfg.outputs = [cfg.outputs]
+    data = Path(cfg.data)
+    if base is not None and not data.is_absolute() and not data.exists():
+        data = base / data
+    if not data.is_file():
+        raise _fail("data", "an existing dataset file", cfg.data)
+    cfg.data = str(data)
+    if base is not None and not Path(cfg.output_dir).is_absolute() and base != Path("."):
+        cfg.output_dir = str(base / cfg.output_dir)
+    # geometry against the data: f must divide L
+    from ._params import check_divisible, per_axis
+    from .ising import load
+
+    ds = load(cfg.data)
+    f = per_axis("focus", cfg.focus, 2, 1)
+    per_axis("context", cfg.context, 2, 0)
+    try:
+        check_divisible(ds.spins.shape[1:], f, what=f"data ({cfg.data})")
+    except InputError as exc:
+        raise InputError(f"config focus: {exc}") from None
+    return cfg
+
+
+def load_config(source: str | os.PathLike[str] | dict[str, Any], **overrides: Any) -> TrainConfig:
+    """Read and check a YAML file (or a dict); unknown keys, bad values and missing files raise."""
+    base: Path | None = None
+    if isinstance(source, dict):
+        raw = dict(source)
+    else:
+        import yaml
+
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"config: expected an existing YAML file, got {str(source)!r} (no such file)")
+        raw = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(raw, dict):
+            raise InputError(f"config: expected a mapping of keys to values in {str(source)!r}, got {type(raw).__name__}")
+        base = path.parent
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise InputError(f"config: unknown key(s) {', '.join(map(repr, unknown))}; expected some of {', '.join(sorted(known))}")
+    if "data" not in raw:
+        raise InputError("config data: expected a dataset path, got nothing (the key is required)")
+    return _check(TrainConfig(**raw), base)
+
+
+def build_network(cfg: TrainConfig, tile: int) -> Any:
+    """The per-tile network of ``cfg`` (ising-dnn or paper-cnn)."""
+    from .torch import IsingDNN, PaperCNN
+
+    if cfg.network == "ising-dnn":
+        return IsingDNN(cfg.focus, cfg.context, channels=1)
+    return PaperCNN(tile=tile, channels=1, outputs=len(cfg.outputs))
+
+
+def _device(name: str) -> Any:
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"config device: expected an available device, got {name!r} (torch sees no CUDA device)")
+    return torch.device(name)
+
+
+def _split(n_chains_of: np.ndarray, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of training and validation samples, holding out whole Markov chains."""
+    rng = np.random.default_rng(seed)
+    chains = np.unique(n_chains_of)
+    if frac == 0:
+        return np.arange(len(n_chains_of)), np.arange(0)
+    if len(chains) >= 10:
+        held = rng.choice(chains, size=max(1, int(round(frac * len(chains)))), replace=False)
+        val = np.isin(n_chains_of, held)
+    else:  # too few chains to hold whole chains out
+        val = rng.random(len(n_chains_of)) < frac
+    return np.flatnonzero(~val), np.flatnonzero(val)
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log: Any = print) -> dict[str, Any]:
+    """Train an EDNN per ``cfg``; writes ``learning_curve.csv``, ``last.pt``, ``best.pt`` in ``output_dir``.
+
+    Returns a summary: epochs, steps, best validation MAE, seconds, checkpoint paths.
+    """
+    import torch
+
+    from .ising import load
+    from .progress import progress_bar
+    from .torch import EDNN
+
+    out = cfg.out
+    out.mkdir(parents=True, exist_ok=True)
+    last_path, best_path, curve_path = out / "last.pt", out / "best.pt", out / "learning_curve.csv"
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = _device(cfg.device)
+    ds = load(cfg.data)
+    L = ds.spins.shape[-1]
+    x_all = torch.from_numpy(ds.spins.astype(np.float32)[:, None])
+    y_all = torch.from_numpy(ds.energy.astype(np.float32)[:, None])
+    tr_idx, va_idx = _split(ds.chain, cfg.validation_split, cfg.seed)
+    torch.manual_seed(cfg.seed)
+    f = cfg.focus if isinstance(cfg.focus, int) else cfg.focus[0]
+    c = cfg.context if isinstance(cfg.context, int) else cfg.context[0]
+    model = EDNN(build_network(cfg, f + 2 * c), cfg.focus, cfg.context, ndim=2).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.lr_decay)
+    start_epoch, step, best = 0, 0, math.inf
+    gen = torch.Generator().manual_seed(cfg.seed)
+    if resume:
+        if not last_path.is_file():
+            raise InputError(f"--resume: expected a checkpoint {str(last_path)!r}, found none")
+        ck = torch.load(last_path, map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        gen.set_state(ck["generator"])
+        start_epoch, step, best = ck["epoch"], ck["step"], ck["best_val_mae"]
+        log(f"resuming from {last_path} at epoch {start_epoch}")
+    elif curve_path.exists():
+        curve_path.unlink()
+    n_tr = len(tr_idx)
+    steps_per_epoch = math.ceil(n_tr / cfg.batch_size)
+    log(
+        f"training {cfg.network} f={cfg.focus} c={cfg.context} on {n_tr} examples ({len(va_idx)} validation) "
+        f"of {L}x{L}, {sum(p.numel() for p in model.parameters())} parameters, device {device}"
+    )
+
+    def evaluate(idx: np.ndarray) -> tuple[float, float]:
+        if len(idx) == 0:
+            return math.nan, math.nan
+        model.eval()
+        errs = []
+        with torch.no_grad():
+            for i in range(0, len(idx), 4096):
+                sl = torch.from_numpy(idx[i : i + 4096])
+                pred = model(x_all[sl].to(device)).double().cpu()
+                errs.append((pred - y_all[sl].double()).numpy())
+        e = np.concatenate(errs)
+        model.train()
+        return float(np.mean(e**2)), float(np.mean(np.abs(e)))
+
+    write_header = not curve_path.exists()
+    t0 = time.perf_counter()
+    with open(curve_path, "a", newline="") as fh, progress_bar(
+        (cfg.epochs - start_epoch) * steps_per_epoch, "ednn train", "steps", enable=progress
+    ) as bar:
+        writer = csv.writer(fh)
+        if write_header:
+            writer.writerow(["epoch", "step", "train_mse", "val_mse", "val_mae", "learning_rate", "seconds"])
+        model.train()
+        for epoch in range(start_epoch, cfg.epochs):
+            perm = torch.from_numpy(tr_idx)[torch.randperm(n_tr, generator=gen)]
+            run, seen = 0.0, 0
+            for i in range(0, n_tr, cfg.batch_size):
+                sl = perm[i : i + cfg.batch_size]
+                xb, yb = x_all[sl].to(device), y_all[sl].to(device)
+                loss = torch.mean((model(xb) - yb) ** 2)  # MSE of the summed (extensive) output
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                run += float(loss.detach()) * len(sl)
+                seen += len(sl)
+                bar.update(1)
+                if step % 20 == 0:
+                    bar.set_postfix_str(f"epoch {epoch + 1} loss {run / seen:.4g}", refresh=False)
+            val_mse, val_mae = evaluate(va_idx)
+            lr = opt.param_groups[0]["lr"]
+            sched.step()
+            writer.writerow([epoch + 1, step, run / seen, val_mse, val_mae, lr, round(time.perf_counter() - t0, 3)])
+            fh.flush()
+            score = val_mae if not math.isnan(val_mae) else run / seen
+            state = {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "generator": gen.get_state(),
+                "epoch": epoch + 1,
+                "step": step,
+                "best_val_mae": min(best, score),
+                "config": asdict(cfg),
+                "tile": list(model.tile),
+                "L": L,
+            }
+            if score < best:
+                best = score
+                torch.save(state, best_path)
+            if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
+                torch.save(state, last_path)
+    seconds = time.perf_counter() - t0
+    summary = {
+        "epochs": cfg.epochs,
+        "steps": step,
+        "best_val_mae": best,
+        "seconds": seconds,
+        "best": str(best_path),
+        "last": str(last_path),
+        "learning_curve": str(curve_path),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    log(f"done: {step} steps in {seconds:.1f} s, best validation MAE {best:.4g} {cfg.units or ''}")
+    return summary
+
+
+def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str], **metadata: Any) -> Path:
+    """Write the EDNN model file of a training checkpoint (``best.pt`` / ``last.pt``)."""
+    import torch
+
+    from .torch import EDNN, export_onnx
+
+    ck_path = Path(checkpoint)
+    if not ck_path.is_file():
+        raise InputError(f"checkpoint: expected an existing file, got {str(checkpoint)!r} (no such file)")
+    ck = torch.load(ck_path, map_location="cpu", weights_only=False)
+    if not isinstance(ck, dict) or "config" not in ck or "model" not in ck:
+        raise InputError(f"checkpoint: {str(checkpoint)!r} is not an ednn training checkpoint")
+    cfg = TrainConfig(**ck["config"])
+    model = EDNN(build_network(cfg, ck["tile"][0]), cfg.focus, cfg.context, ndim=2)
+    model.load_state_dict(ck["model"])
+    meta = {
+        "units": cfg.units,
+        "description": cfg.description
+        or f"{cfg.network} EDNN (f={cfg.focus}, c={cfg.context}) trained on {ck['L']}x{ck['L']} Ising configurations",
+        "trained_on": f"{Path(cfg.data).name} ({ck['L']}x{ck['L']})",
+        "training": f"epochs={ck['epoch']} steps={ck['step']} lr={cfg.learning_rate} batch={cfg.batch_size} seed={cfg.seed}",
+        "label_method": "exact nearest-neighbour Ising energy, J=1",
+    }
+    meta.update(metadata)
+    return export_onnx(model, out, channels=1, outputs=cfg.outputs, **copy.deepcopy(meta))

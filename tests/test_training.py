@@ -1,0 +1,174 @@
+"""Training CLI, export, evaluation and the shipped Ising model (needs the train extra)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+pytest.importorskip("yaml")
+
+import ednn  # noqa: E402
+from ednn import ising  # noqa: E402
+from ednn.cli import main  # noqa: E402
+from ednn.training import export_checkpoint, load_config, train  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("data")
+    return ising.save(d / "ising8.npz", ising.sample(8, 600, (1.0, 4.0), seed=3))
+
+
+def _cfg(data_path: Path, out: Path, **over) -> dict:
+    base = dict(data=str(data_path), network="ising-dnn", focus=1, context=1, learning_rate=3e-3, batch_size=64,
+                epochs=2, seed=0, validation_split=0.2, output_dir=str(out), checkpoint_every=1)
+    base.update(over)
+    return base
+
+
+# ----------------------------------------------------------------------------- config errors
+@pytest.mark.parametrize(
+    "over,match",
+    [
+        ({"epochz": 3}, r"unknown key\(s\) 'epochz'"),
+        ({"focus": 3}, r"config focus: .*size 8 of spatial axis 0 is not a multiple of the focus 3"),
+        ({"data": "/nonexistent/file.npz"}, r"config data: expected an existing dataset file"),
+        ({"network": "resnet"}, r"config network: expected one of ising-dnn, paper-cnn, got 'resnet'"),
+        ({"learning_rate": -1}, r"config learning_rate: expected a positive number"),
+        ({"batch_size": 0}, r"config batch_size: expected a positive integer, got 0"),
+        ({"validation_split": 1.5}, r"config validation_split: expected a fraction"),
+        ({"device": "tpu"}, r"config device: expected auto, cpu or cuda"),
+    ],
+)
+def test_config_errors(small_data, tmp_path, over, match):
+    with pytest.raises(ednn.InputError, match=match):
+        load_config(_cfg(small_data, tmp_path, **over))
+    assert not (tmp_path / "learning_curve.csv").exists()  # nothing started
+
+
+def test_config_file_errors(tmp_path):
+    with pytest.raises(ednn.InputError, match="no such file"):
+        load_config(tmp_path / "missing.yaml")
+    (tmp_path / "c.yaml").write_text("- just\n- a list\n")
+    with pytest.raises(ednn.InputError, match="expected a mapping"):
+        load_config(tmp_path / "c.yaml")
+    (tmp_path / "d.yaml").write_text("network: ising-dnn\n")
+    with pytest.raises(ednn.InputError, match="config data: expected a dataset path"):
+        load_config(tmp_path / "d.yaml")
+
+
+# ----------------------------------------------------------------------------- smoke training
+def test_train_export_predict_resume(small_data, tmp_path):
+    cfg = load_config(_cfg(small_data, tmp_path / "run"))
+    s = train(cfg, progress=False, log=lambda *a: None)
+    curve = (tmp_path / "run" / "learning_curve.csv").read_text().splitlines()
+    assert curve[0].startswith("epoch,step,train_mse") and len(curve) == 3
+    first_loss = float(curve[1].split(",")[2])
+    # resume to 6 epochs: the curve continues, the loss goes down
+    cfg6 = load_config(_cfg(small_data, tmp_path / "run", epochs=6))
+    s6 = train(cfg6, resume=True, progress=False, log=lambda *a: None)
+    curve = (tmp_path / "run" / "learning_curve.csv").read_text().splitlines()
+    assert [int(r.split(",")[0]) for r in curve[1:]] == [1, 2, 3, 4, 5, 6]
+    assert s6["steps"] == 3 * s["steps"]
+    assert float(curve[-1].split(",")[2]) < first_loss
+
+    model_path = export_checkpoint(s6["last"], tmp_path / "m.onnx")
+    m = ednn.Model(model_path)
+    assert (m.focus, m.context, m.outputs, m.units) == ((1, 1), (1, 1), ("energy",), "J")
+    assert "trained_on" in m.summary()
+
+    # ednn.predict on the file == the torch EDNN on whole grids
+    from ednn.torch import EDNN, IsingDNN
+
+    ck = torch.load(s6["last"], weights_only=False)
+    net = EDNN(IsingDNN(1, 1), 1, 1)
+    net.load_state_dict(ck["model"])
+    grids = ising.sample(16, 8, (1.0, 4.0), seed=9).spins
+    with torch.no_grad():
+        want = net(torch.from_numpy(grids[:, None].astype(np.float32))).double().numpy()[:, 0]
+    got = ednn.predict(model_path, grids)[:, 0]
+    # float32 networks in two runtimes: per-tile outputs agree to ~1e-6 relative, summed over 256 tiles
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-3)
+
+
+def test_resume_without_checkpoint(small_data, tmp_path):
+    cfg = load_config(_cfg(small_data, tmp_path / "empty"))
+    with pytest.raises(ednn.InputError, match="--resume: expected a checkpoint"):
+        train(cfg, resume=True, progress=False, log=lambda *a: None)
+
+
+def test_cli_data_train_export_evaluate(tmp_path, capsys):
+    data = tmp_path / "d.npz"
+    assert main(["data", "ising", "--size", "8", "--count", "300", "--out", str(data), "--no-progress"]) == 0
+    assert ising.load(data).spins.shape == (300, 8, 8)
+    import yaml
+
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(_cfg(Path("d.npz"), Path("run"), epochs=1)))
+    assert main(["train", str(tmp_path / "c.yaml"), "--no-progress"]) == 0
+    assert (tmp_path / "run" / "best.pt").is_file()  # relative paths resolve next to the config
+    assert main(["export", str(tmp_path / "run" / "best.pt"), "--out", str(tmp_path / "m.onnx")]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "m.onnx"), str(data), "--out-dir", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "MAE" in out and "per site" in out
+    png = tmp_path / "d_parity.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    met = json.loads((tmp_path / "d_metrics.json").read_text())
+    assert met["n"] == 300 and met["mae"] >= 0
+    assert main(["train", str(tmp_path / "missing.yaml")]) == 2
+
+
+# ----------------------------------------------------------------------------- shipped model
+@pytest.fixture(scope="module")
+def shipped() -> Path:
+    if "ising" not in ednn.models.available():
+        pytest.fail("the trained Ising model is not shipped with the package")
+    return ednn.models.path("ising")
+
+
+def test_shipped_model_8x8(shipped):
+    s = ising.sample(8, 2000, (1.0, 4.0), seed=2026)
+    pred = ednn.predict(shipped, s.spins)[:, 0]
+    mae = np.mean(np.abs(pred - s.energy))
+    assert mae < 0.05, f"8x8 MAE {mae:.4f} J"
+
+
+def test_shipped_model_128_near_tc(shipped):
+    s = ising.sample(128, 16, (2.2, 2.35), seed=2027)
+    pred = ednn.predict(shipped, s.spins)[:, 0]
+    mae = np.mean(np.abs(pred - s.energy))
+    assert mae < 1.0, f"128x128 MAE {mae:.4f} J"
+
+
+def test_shipped_model_runs_in_plain_onnxruntime(shipped, tmp_path):
+    """No ednn, no torch: cut the tiles per the file's contract with NumPy and sum ORT's outputs."""
+    grid = ising.sample(32, 1, 2.3, seed=5).spins[0]
+    np.save(tmp_path / "g.npy", grid)
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import numpy as np, onnxruntime as ort
+        sess = ort.InferenceSession({str(shipped)!r}, providers=["CPUExecutionProvider"])
+        meta = sess.get_modelmeta().custom_metadata_map
+        f, c = int(meta["ednn.focus"]), int(meta["ednn.context"])
+        g = np.load({str(tmp_path / "g.npy")!r}).astype(np.float32)
+        L, t = g.shape[0], f + 2 * c
+        p = np.pad(g, c, mode="wrap")
+        tiles = np.stack([p[i:i + t, j:j + t] for i in range(0, L, f) for j in range(0, L, f)])[:, None]
+        out = sess.run(None, {{sess.get_inputs()[0].name: tiles}})[0]
+        assert "ednn" not in sys.modules and "torch" not in sys.modules
+        print(repr(float(out.sum(dtype=np.float64))))
+        """
+    )
+    res = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path)
+    plain = float(res.stdout.strip())
+    # same float32 tile outputs; only the summation order differs
+    assert plain == pytest.approx(ednn.predict(shipped, grid), rel=1e-12, abs=1e-9)
