@@ -158,11 +158,12 @@ def test_shipped_model_runs_in_plain_onnxruntime(shipped, tmp_path):
         import numpy as np, onnxruntime as ort
         sess = ort.InferenceSession({str(shipped)!r}, providers=["CPUExecutionProvider"])
         meta = sess.get_modelmeta().custom_metadata_map
-        f, c = int(meta["ednn.focus"]), int(meta["ednn.context"])
+        per_axis = lambda key: [int(v) for v in meta[key].split(",")] * (2 if "," not in meta[key] else 1)
+        (f0, f1), (c0, c1) = per_axis("ednn.focus"), per_axis("ednn.context")
         g = np.load({str(tmp_path / "g.npy")!r}).astype(np.float32)
-        L, t = g.shape[0], f + 2 * c
-        p = np.pad(g, c, mode="wrap")
-        tiles = np.stack([p[i:i + t, j:j + t] for i in range(0, L, f) for j in range(0, L, f)])[:, None]
+        p = np.pad(g, ((c0, c0), (c1, c1)), mode="wrap")
+        tiles = np.stack([p[i:i + f0 + 2 * c0, j:j + f1 + 2 * c1]
+                          for i in range(0, g.shape[0], f0) for j in range(0, g.shape[1], f1)])[:, None]
         out = sess.run(None, {{sess.get_inputs()[0].name: tiles}})[0]
         assert "ednn" not in sys.modules and "torch" not in sys.modules
         print(repr(float(out.sum(dtype=np.float64))))
@@ -172,3 +173,36 @@ def test_shipped_model_runs_in_plain_onnxruntime(shipped, tmp_path):
     plain = float(res.stdout.strip())
     # same float32 tile outputs; only the summation order differs
     assert plain == pytest.approx(ednn.predict(shipped, grid), rel=1e-12, abs=1e-9)
+
+
+# ----------------------------------------------------------------------------- distinct-tile sums
+def test_unique_tiles_equal_plain_sum():
+    from ednn.dedup import UniqueTiles
+    from ednn.torch import EDNN, IsingDNN
+
+    torch.manual_seed(0)
+    spins = ising.sample(8, 50, (1.0, 4.0), seed=4).spins[:, None]
+    u = UniqueTiles.build(spins, 1, (1, 2), 2)
+    assert u is not None and u.tiles.shape[1:] == (1, 3, 5)
+    assert (u.counts.sum(axis=1) == 64).all()
+    model = EDNN(IsingDNN(1, (1, 2)), 1, (1, 2))
+    x = torch.from_numpy(spins.astype(np.float32))
+    plain = model(x)
+    dedup = u.forward(model.net, torch.from_numpy(u.counts).float(), torch.from_numpy(u.tiles.astype(np.float32)))
+    # same float32 terms, summed in another order
+    torch.testing.assert_close(dedup, plain, rtol=1e-5, atol=1e-4)
+    # and the gradients agree too
+    g1 = torch.autograd.grad(plain.sum(), list(model.parameters()))
+    g2 = torch.autograd.grad(
+        u.forward(model.net, torch.from_numpy(u.counts).float(), torch.from_numpy(u.tiles.astype(np.float32))).sum(),
+        list(model.parameters()),
+    )
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-3)
+
+
+def test_unique_tiles_gives_up_on_continuous_data():
+    from ednn.dedup import UniqueTiles
+
+    g = np.random.default_rng(0).normal(size=(20, 1, 16, 16)).astype(np.float32)
+    assert UniqueTiles.build(g, 1, 1, 2, max_unique=1000) is None

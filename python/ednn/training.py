@@ -13,6 +13,9 @@ A run is described by a YAML file; every key is checked before any training star
     device: auto             # auto | cpu | cuda
     validation_split: 0.1    # fraction of Markov chains held out
     output_dir: runs/ising-c1
+    tile_dedup: auto         # sum the network over distinct tiles x counts (exact; fast on spins)
+
+Relative paths are taken relative to the YAML file's folder.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class TrainConfig:
     units: str | None = "J"
     description: str | None = None
     lr_decay: float = 1.0  # multiplicative learning-rate decay per epoch (1 = constant)
+    tile_dedup: Any = "auto"  # sum over distinct tiles x counts (exact; fast for discrete grids)
 
     @property
     def out(self) -> Path:
@@ -95,15 +99,18 @@ def _check(cfg: TrainConfig, base: Path | None) -> TrainConfig:
         raise _fail("validation_split", "a fraction in [0, 1)", cfg.validation_split)
     if not 0 < cfg.lr_decay <= 1:
         raise _fail("lr_decay", "a factor in (0, 1]", cfg.lr_decay)
+    if cfg.tile_dedup not in ("auto", True, False):
+        raise _fail("tile_dedup", "auto, true or false", cfg.tile_dedup)
     if isinstance(cfg.outputs, str):
         cfg.outputs = [cfg.outputs]
+    # relative paths in a config file are relative to that file's folder
     data = Path(cfg.data)
-    if base is not None and not data.is_absolute() and not data.exists():
+    if base is not None and not data.is_absolute():
         data = base / data
     if not data.is_file():
         raise _fail("data", "an existing dataset file", cfg.data)
     cfg.data = str(data)
-    if base is not None and not Path(cfg.output_dir).is_absolute() and base != Path("."):
+    if base is not None and not Path(cfg.output_dir).is_absolute():
         cfg.output_dir = str(base / cfg.output_dir)
     # geometry against the data: f must divide L
     from ._params import check_divisible, per_axis
@@ -226,6 +233,23 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
         f"of {L}x{L}, {sum(p.numel() for p in model.parameters())} parameters, device {device}"
     )
 
+    uniq = None
+    if cfg.tile_dedup is not False:
+        from .dedup import UniqueTiles
+
+        uniq = UniqueTiles.build(ds.spins[:, None], cfg.focus, cfg.context, 2)
+        if uniq is None and cfg.tile_dedup is True:
+            raise InputError("config tile_dedup: expected a data set with few distinct tiles, got too many (use auto)")
+    if uniq is not None:
+        log(f"{uniq.n_tiles} tiles per example, {len(uniq)} distinct tiles in the data: summing over distinct tiles")
+        u_tiles = torch.from_numpy(uniq.tiles.astype(np.float32)).to(device)
+        u_counts = torch.from_numpy(uniq.counts)
+
+    def forward(sl: Any) -> Any:
+        if uniq is None:
+            return model(x_all[sl].to(device))
+        return uniq.forward(model.net, u_counts[sl].to(device, torch.float32), u_tiles)
+
     def evaluate(idx: np.ndarray) -> tuple[float, float]:
         if len(idx) == 0:
             return math.nan, math.nan
@@ -234,7 +258,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
         with torch.no_grad():
             for i in range(0, len(idx), 4096):
                 sl = torch.from_numpy(idx[i : i + 4096])
-                pred = model(x_all[sl].to(device)).double().cpu()
+                pred = forward(sl).double().cpu()
                 errs.append((pred - y_all[sl].double()).numpy())
         e = np.concatenate(errs)
         model.train()
@@ -254,8 +278,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
             run, seen = 0.0, 0
             for i in range(0, n_tr, cfg.batch_size):
                 sl = perm[i : i + cfg.batch_size]
-                xb, yb = x_all[sl].to(device), y_all[sl].to(device)
-                loss = torch.mean((model(xb) - yb) ** 2)  # MSE of the summed (extensive) output
+                yb = y_all[sl].to(device)
+                loss = torch.mean((forward(sl) - yb) ** 2)  # MSE of the summed (extensive) output
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
