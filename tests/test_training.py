@@ -206,3 +206,13 @@ def test_unique_tiles_gives_up_on_continuous_data():
 
     g = np.random.default_rng(0).normal(size=(20, 1, 16, 16)).astype(np.float32)
     assert UniqueTiles.build(g, 1, 1, 2, max_unique=1000) is None
+
+
+def test_demo_small(tmp_path, capsys):
+    assert main(["demo", "ising", "--out", str(tmp_path / "demo"), "--count", "400", "--epochs", "2",
+                 "--large-count", "2", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "Summary" in out and "128x128 T_c  MAE" in out
+    for f in ("ising.onnx", "ising8_test_parity.png", "ising128_tc_parity.png", "demo_metrics.json"):
+        assert (tmp_path / "demo" / f).is_file(), f
+    assert ednn.Model(tmp_path / "demo" / "ising.onnx").outputs == ("energy",)

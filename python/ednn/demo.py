@@ -36,6 +36,7 @@ def ising_demo(
     *,
     count: int | None = None,
     epochs: int | None = None,
+    large_count: int | None = None,
     seed: int = 0,
     progress: bool = True,
     log: Any = print,
@@ -50,6 +51,8 @@ def ising_demo(
         d["count"] = count
     if epochs is not None:
         d["epochs"] = epochs
+    if large_count is not None:
+        d["large_count"] = large_count
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["error_metrics", "format_metrics", "plot_parity"]
+__all__ = ["error_metrics", "format_metrics", "plot_parity", "plot_learning_curve"]
 
 
 def error_metrics(pred: np.ndarray, true: np.ndarray, sites: int) -> dict[str, float]:
@@ -95,5 +95,32 @@ def plot_parity(
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=130)
+    plt.close(fig)
+    return out
+
+
+def plot_learning_curve(csv_path: str | os.PathLike[str], path: str | os.PathLike[str], units: str = "") -> Path:
+    """Training MSE, validation MSE and validation MAE per epoch (log scale) from ``ednn train``'s CSV."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(csv_path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    ep = [int(r["epoch"]) for r in rows]
+    fig, ax = plt.subplots(figsize=(6.5, 4.2), constrained_layout=True)
+    u = f" [{units}]" if units else ""
+    ax.semilogy(ep, [float(r["train_mse"]) for r in rows], label="train MSE" + (f" [{units}²]" if units else ""))
+    ax.semilogy(ep, [float(r["val_mse"]) for r in rows], label="validation MSE" + (f" [{units}²]" if units else ""))
+    ax.semilogy(ep, [float(r["val_mae"]) for r in rows], label="validation MAE" + u)
+    ax.set_xlabel("epoch")
+    ax.set_title("learning curve (errors of the summed output)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    out = Path(path)
+    fig.savefig(out, dpi=120)
     plt.close(fig)
     return out

@@ -109,15 +109,18 @@ def _demo(sub: argparse._SubParsersAction) -> None:
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
     q = kinds.add_parser("ising", help="data -> train -> export -> predict 8x8 and 128x128 (a few minutes)")
     q.add_argument("--out", default="ednn-demo-ising", help="folder for data, checkpoints, model and plots")
-    q.add_argument("--count", type=int, default=None, help="training configurations (default 20000)")
-    q.add_argument("--epochs", type=int, default=None, help="training epochs")
+    q.add_argument("--count", type=int, default=None, help="training configurations (default 50000)")
+    q.add_argument("--epochs", type=int, default=None, help="training epochs (default 400)")
+    q.add_argument("--large-count", type=int, default=None, help="128x128 test lattices (default 40)")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--no-progress", action="store_true")
 
     def run(a: argparse.Namespace) -> int:
         from .demo import ising_demo
 
-        ising_demo(a.out, count=a.count, epochs=a.epochs, seed=a.seed, progress=not a.no_progress)
+        ising_demo(
+            a.out, count=a.count, epochs=a.epochs, large_count=a.large_count, seed=a.seed, progress=not a.no_progress
+        )
         return 0
 
     q.set_defaults(func=run)

@@ -322,6 +322,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
         "last": str(last_path),
         "learning_curve": str(curve_path),
     }
+    try:
+        from .metrics import plot_learning_curve
+
+        summary["plot"] = str(plot_learning_curve(curve_path, out / "learning_curve.png", cfg.units or ""))
+    except ImportError:  # matplotlib is optional for training itself
+        pass
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     log(f"done: {step} steps in {seconds:.1f} s, best validation MAE {best:.4g} {cfg.units or ''}")
     return summary
