@@ -192,3 +192,35 @@ def test_cuda_stub_or_device_error():
     if not info["cuda"]:
         with pytest.raises(RuntimeError, match="ednn was built without CUDA"):
             ednn.DeviceArray((4,), np.float32)
+
+
+class _DLPackOnly:
+    """Exposes a NumPy array through the DLPack protocol only."""
+
+    def __init__(self, a: np.ndarray) -> None:
+        self._a = a
+
+    def __dlpack__(self, **kw):
+        return self._a.__dlpack__(**kw)
+
+    def __dlpack_device__(self):
+        return self._a.__dlpack_device__()
+
+
+def test_dlpack_producer(rng):
+    base = _grid(rng, (6, 8, 10), np.float32)
+    g = base[:, ::2]
+    _same(ednn.tile(_DLPackOnly(g), 2, 1, ndim=2), reference.tile(g, 2, 1, ndim=2))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int8, np.uint16, np.complex64, np.bool_])
+def test_dlpack_describe(rng, dtype):
+    from ednn import _ednn
+
+    a = _grid(rng, (5, 12, 7), dtype)[1:, ::3, ::-1]
+    info = _ednn.dlpack_describe(a.__dlpack__())
+    assert info["data"] == a.ctypes.data
+    assert info["shape"] == a.shape and info["strides"] == a.strides
+    assert np.dtype(info["typestr"]).itemsize == a.dtype.itemsize
+    assert np.dtype(info["typestr"]).kind == ("b" if dtype is np.bool_ else a.dtype.kind)
+    assert info["device_type"] == 1  # kDLCPU

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ednn/build_info.hpp"
+#include "ednn/rasterize.hpp"
 #include "ednn/tiling.hpp"
 
 namespace py = pybind11;
@@ -72,6 +73,73 @@ void tile_device(std::uintptr_t grid, const std::vector<int64_t>& shape, const s
                ednn::Device::CUDA, 0, reinterpret_cast<void*>(stream));
 }
 
+using HostDoubles = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+ednn::RasterGrid make_raster_grid(const std::vector<double>& cell, const std::vector<int64_t>& shape,
+                                  const std::vector<int64_t>& origin, const std::vector<int64_t>& window,
+                                  double gamma, int64_t elem_size) {
+    const size_t d = shape.size();
+    if (d != 2 && d != 3) throw std::invalid_argument("shape: expected 2 or 3 axes, got " + std::to_string(d));
+    if (cell.size() != d || origin.size() != d || window.size() != d)
+        throw std::invalid_argument("cell/origin/window_shape: expected " + std::to_string(d) + " values each");
+    ednn::RasterGrid g;
+    g.ndim = static_cast<int>(d);
+    for (size_t k = 0; k < d; ++k) {
+        g.cell[k] = cell[k];
+        g.shape[k] = shape[k];
+        g.origin[k] = origin[k];
+        g.window[k] = window[k];
+    }
+    g.gamma = gamma;
+    g.elem_size = elem_size;
+    ednn::validate(g);
+    return g;
+}
+
+int64_t check_atoms(const HostDoubles& positions, const HostDoubles& numbers, int d) {
+    const int64_t n = numbers.ndim() == 1 ? numbers.shape(0) : -1;
+    if (n < 0) throw std::invalid_argument("numbers: expected a 1-D array");
+    if (positions.ndim() != 2 || positions.shape(0) != n || positions.shape(1) != d)
+        throw std::invalid_argument("positions: expected shape (" + std::to_string(n) + ", " + std::to_string(d) + ")");
+    return n;
+}
+
+void rasterize_host(const HostDoubles& positions, const HostDoubles& numbers, const std::vector<double>& cell,
+                    const std::vector<int64_t>& shape, const std::vector<int64_t>& origin,
+                    const std::vector<int64_t>& window, double gamma, py::array& out, int threads) {
+    int64_t elem = 0;
+    if (out.dtype().is(py::dtype::of<float>())) elem = 4;
+    if (out.dtype().is(py::dtype::of<double>())) elem = 8;
+    if (elem == 0) throw std::invalid_argument("out: expected a float32 or float64 array");
+    ednn::RasterGrid g = make_raster_grid(cell, shape, origin, window, gamma, elem);
+    const int64_t n = check_atoms(positions, numbers, g.ndim);
+    if (!(out.flags() & py::array::c_style) || !out.writeable())
+        throw std::invalid_argument("out: expected a writeable C-contiguous array");
+    if (out.ndim() != g.ndim) throw std::invalid_argument("out: expected " + std::to_string(g.ndim) + " axes");
+    for (int k = 0; k < g.ndim; ++k)
+        if (out.shape(k) != g.window[k])
+            throw std::invalid_argument("out: expected the window's shape, axis " + std::to_string(k) + " has " +
+                                        std::to_string(out.shape(k)) + " points instead of " +
+                                        std::to_string(g.window[k]));
+    const double* p = positions.data();
+    const double* z = numbers.data();
+    void* dst = out.mutable_data();
+    py::gil_scoped_release release;
+    ednn::rasterize(p, z, n, g, dst, ednn::Device::CPU, threads);
+}
+
+void rasterize_device(const HostDoubles& positions, const HostDoubles& numbers, const std::vector<double>& cell,
+                      const std::vector<int64_t>& shape, const std::vector<int64_t>& origin,
+                      const std::vector<int64_t>& window, double gamma, std::uintptr_t out, int64_t elem_size,
+                      std::uintptr_t stream) {
+    ednn::RasterGrid g = make_raster_grid(cell, shape, origin, window, gamma, elem_size);
+    const int64_t n = check_atoms(positions, numbers, g.ndim);
+    const double* p = positions.data();
+    const double* z = numbers.data();
+    py::gil_scoped_release release;
+    ednn::rasterize(p, z, n, g, reinterpret_cast<void*>(out), ednn::Device::CUDA, 0, reinterpret_cast<void*>(stream));
+}
+
 /// Device memory owned by Python; freed when the object is collected.
 class DeviceBuffer {
 public:
@@ -104,6 +172,59 @@ private:
 
 }  // namespace
 
+// DLPack (v0.x ABI, as specified by the DLPack standard): just enough to read a tensor's layout.
+struct DlDevice {
+    int32_t device_type;
+    int32_t device_id;
+};
+struct DlDataType {
+    uint8_t code;
+    uint8_t bits;
+    uint16_t lanes;
+};
+struct DlTensor {
+    void* data;
+    DlDevice device;
+    int32_t ndim;
+    DlDataType dtype;
+    int64_t* shape;
+    int64_t* strides;  // in elements; null means compact row-major
+    uint64_t byte_offset;
+};
+
+/// Layout of the tensor in an unconsumed "dltensor" capsule. The capsule is not consumed: its
+/// owner keeps the memory alive until the capsule itself is released.
+py::dict dlpack_describe(const py::capsule& cap) {
+    if (std::string(cap.name() ? cap.name() : "") != "dltensor")
+        throw std::invalid_argument("grid: expected an unconsumed DLPack capsule named 'dltensor'");
+    const auto* t = static_cast<const DlTensor*>(cap.get_pointer());
+    if (t->dtype.lanes != 1 || t->dtype.bits % 8 != 0)
+        throw std::invalid_argument("grid: expected a DLPack tensor of whole-byte scalars, got lanes=" +
+                                    std::to_string(t->dtype.lanes) + " bits=" + std::to_string(t->dtype.bits));
+    static const char kinds[] = {'i', 'u', 'f', 'V', 'V', 'c', 'b'};
+    const char kind = t->dtype.code < sizeof(kinds) ? kinds[t->dtype.code] : 'V';
+    const int64_t item = t->dtype.bits / 8;
+    py::list shape, strides;
+    int64_t acc = item;
+    std::vector<int64_t> compact(static_cast<size_t>(t->ndim));
+    for (int i = t->ndim - 1; i >= 0; --i) {
+        compact[static_cast<size_t>(i)] = acc;
+        acc *= t->shape[i];
+    }
+    for (int i = 0; i < t->ndim; ++i) {
+        shape.append(t->shape[i]);
+        strides.append(t->strides ? t->strides[i] * item : compact[static_cast<size_t>(i)]);
+    }
+    py::dict d;
+    d["data"] = reinterpret_cast<std::uintptr_t>(t->data) + t->byte_offset;
+    d["shape"] = py::tuple(shape);
+    d["strides"] = py::tuple(strides);
+    d["typestr"] = std::string("|") + kind + std::to_string(item);
+    d["device_type"] = t->device.device_type;
+    d["device_id"] = t->device.device_id;
+    return d;
+}
+
 PYBIND11_MODULE(_ednn, m) {
     m.doc() = "Compiled core of ednn (tiling kernels, build information).";
 
@@ -123,11 +244,24 @@ PYBIND11_MODULE(_ednn, m) {
           py::arg("elem_size"), py::arg("out"), py::arg("ndim"), py::arg("focus"), py::arg("context"),
           py::arg("first"), py::arg("count"), py::arg("stream") = 0,
           "Same as tile_host on CUDA device pointers (strides in bytes); asynchronous on `stream`.");
+    m.def("rasterize_host", &rasterize_host, py::arg("positions"), py::arg("numbers"), py::arg("cell"),
+          py::arg("shape"), py::arg("origin"), py::arg("window"), py::arg("gamma"), py::arg("out"),
+          py::arg("threads") = 0,
+          "Eq. 2 Gaussian potential of atoms ((n, d) positions, (n,) numbers) on a window of the periodic grid "
+          "into `out` (float32 or float64, the window's shape).");
+    m.def("rasterize_device", &rasterize_device, py::arg("positions"), py::arg("numbers"), py::arg("cell"),
+          py::arg("shape"), py::arg("origin"), py::arg("window"), py::arg("gamma"), py::arg("out"),
+          py::arg("elem_size"), py::arg("stream") = 0,
+          "Same as rasterize_host into a CUDA device pointer (elem_size 4 or 8); asynchronous on `stream`.");
+    m.def("rasterize_cutoff", &ednn::rasterize_cutoff, py::arg("gamma"),
+          "Cutoff radius gamma * sqrt(2 ln 1e7) beyond which Gaussian terms are dropped.");
     m.def("cuda_synchronize", [](std::uintptr_t stream) {
         py::gil_scoped_release release;
         ednn::cuda::synchronize(reinterpret_cast<void*>(stream));
     }, py::arg("stream") = 0);
     m.def("cuda_device_count", &ednn::cuda_device_count);
+    m.def("dlpack_describe", &dlpack_describe, py::arg("capsule"),
+          "Pointer, shape, byte strides, typestr and device of a DLPack capsule (not consumed).");
     m.def("build_info", []() {
         const ednn::BuildInfo b = ednn::build_info();
         py::dict d;

@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "ednn/build_info.hpp"
+#include "ednn/rasterize.hpp"
 #include "ednn/tiling.hpp"
 
 namespace ednn {
@@ -16,6 +17,7 @@ int cuda_device_count() { return 0; }
 
 namespace cuda {
 void tile(const void*, void*, const TileLayout&, int64_t, int64_t, void*) { no_cuda(); }
+void rasterize(const double*, const double*, int64_t, const RasterGrid&, void*, void*) { no_cuda(); }
 void* malloc_device(std::size_t) { no_cuda(); }
 void free_device(void*) noexcept {}
 void synchronize(void*) { no_cuda(); }

@@ -17,6 +17,7 @@ from .errors import InputError, ModelFileError
 from .info import build_info
 from .model import Model, load_model, metadata_dict
 from .predict import predict
+from .rasterize import rasterize
 from .tiling import DeviceArray, tile, tile_shape
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "metadata_dict",
     "models",
     "predict",
+    "rasterize",
     "reference",
     "tile",
     "tile_shape",

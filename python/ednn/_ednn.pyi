@@ -33,8 +33,33 @@ def tile_device(
     count: int,
     stream: int = 0,
 ) -> None: ...
+def rasterize_host(
+    positions: npt.NDArray[np.float64],  # (n, d), C-contiguous
+    numbers: npt.NDArray[np.float64],  # (n,)
+    cell: Sequence[float],  # (d,) edge lengths
+    shape: Sequence[int],  # (d,) full periodic grid
+    origin: Sequence[int],  # (d,) first grid index of the window (wraps)
+    window: Sequence[int],  # (d,) window shape
+    gamma: float,
+    out: npt.NDArray[np.floating],  # window shape, float32 or float64, C-contiguous
+    threads: int = 0,
+) -> None: ...
+def rasterize_device(
+    positions: npt.NDArray[np.float64],  # host (n, d)
+    numbers: npt.NDArray[np.float64],  # host (n,)
+    cell: Sequence[float],
+    shape: Sequence[int],
+    origin: Sequence[int],
+    window: Sequence[int],
+    gamma: float,
+    out: int,  # device pointer to the window, C-contiguous
+    elem_size: int,  # 4 (float32) or 8 (float64)
+    stream: int = 0,
+) -> None: ...
+def rasterize_cutoff(gamma: float) -> float: ...
 def cuda_synchronize(stream: int = 0) -> None: ...
 def cuda_device_count() -> int: ...
+def dlpack_describe(capsule: object) -> dict[str, object]: ...
 def build_info() -> dict[str, object]: ...
 
 class DeviceBuffer:

@@ -5,7 +5,9 @@ They are the tests' reference and the benchmarks' baseline; they favour clarity 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -13,7 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ._params import check_divisible, per_axis, resolve_ndim
 from .errors import InputError
 
-__all__ = ["tile", "ising_energy", "ising_tile_energy"]
+__all__ = ["tile", "ising_energy", "ising_tile_energy", "rasterize"]
 
 
 def tile(
@@ -59,3 +61,60 @@ def ising_tile_energy(tiles: np.ndarray) -> np.ndarray:
     """
     t = np.asarray(tiles, dtype=np.float64)
     return (-t[:, 0, 1, 1] * (t[:, 0, 1, 2] + t[:, 0, 2, 1]))[:, None]
+
+
+def rasterize(
+    positions: Any,
+    numbers: Any = None,
+    cell: Any = None,
+    shape: Sequence[int] | None = None,
+    *,
+    gamma: float = 0.2,
+    out: np.ndarray | None = None,
+    origin: int | Sequence[int] | None = None,
+    window_shape: int | Sequence[int] | None = None,
+    dtype: Any = None,
+) -> np.ndarray:
+    """Reference rasterizer: every atom image against every window point, by brute force.
+
+    Same contract as :func:`ednn.rasterize` (CPU only). For every image shift ``n`` (per axis, every
+    integer whose image can come within ``r_c`` of the window) and every atom,
+    ``Z_i exp(-|x - r_i - n L|^2 / (2 gamma^2))`` is evaluated on the whole window and kept where
+    every axis has ``|x_k - r_ik - n_k L_k| <= r_c`` (the documented cutoff). Atoms are not wrapped:
+    the image sum reaches them wherever they are.
+    """
+    from .rasterize import CUTOFF_GAMMAS, _out_dtype, prepare
+
+    s = prepare(positions, numbers, cell, shape, gamma, origin, window_shape)
+    dt = _out_dtype(dtype, out)
+    d = len(s.shape)
+    L = np.array(s.cell)
+    rc = s.gamma * CUTOFF_GAMMAS
+    # coordinates of the window's points along each axis (grid index o + j at (o + j) L / N)
+    coords = [((s.origin[k] % s.shape[k]) + np.arange(s.window[k])) * (s.cell[k] / s.shape[k]) for k in range(d)]
+    V = np.zeros(s.window)
+    if V.size and len(s.numbers):
+        lo = np.array([c[0] for c in coords])
+        hi = np.array([c[-1] for c in coords])
+        n_lo = np.floor((lo - rc - s.positions.max(axis=0)) / L).astype(np.int64)
+        n_hi = np.ceil((hi + rc - s.positions.min(axis=0)) / L).astype(np.int64)
+        chunk = max(1, (1 << 21) // V.size)
+        for n in itertools.product(*(range(a, b + 1) for a, b in zip(n_lo, n_hi))):
+            images = s.positions + np.array(n) * L
+            near = np.all((images + rc >= lo) & (images - rc <= hi), axis=1)
+            p_near, z_near = images[near], s.numbers[near]
+            for start in range(0, len(p_near), chunk):
+                p, z = p_near[start : start + chunk], z_near[start : start + chunk]
+                d2: Any = 0.0
+                for k in range(d):
+                    dk = coords[k][None, :] - p[:, k : k + 1]  # (atoms, W_k)
+                    dk = np.where(np.abs(dk) <= rc, dk, np.inf)  # beyond the cutoff: a zero term
+                    d2 = d2 + dk.reshape((len(p),) + (1,) * k + (-1,) + (1,) * (d - k - 1)) ** 2
+                d2 *= -1.0 / (2.0 * s.gamma**2)  # |r - r_i|^2 on every (atom, point) pair
+                V += np.tensordot(z, np.exp(d2, out=d2), axes=1)
+    if out is None:
+        return V.astype(dt)
+    if not isinstance(out, np.ndarray) or out.shape != s.window or out.dtype != dt:
+        raise InputError(f"out: expected a NumPy array of shape {s.window} and dtype {dt}")
+    out[...] = V
+    return out

@@ -45,7 +45,8 @@ def tile(
     grid
         Array of shape ``(*lead, S_1..S_d)``; the spatial axes are the last ``ndim``. Any dtype and
         strides. A NumPy array (or anything :func:`numpy.asarray` accepts) is tiled on the CPU; an
-        object exposing ``__cuda_array_interface__`` (CuPy, torch CUDA tensors, ...) on its GPU.
+        object exposing ``__cuda_array_interface__`` (CuPy, torch CUDA tensors, ...) or a CUDA DLPack
+        tensor (``__dlpack__``) on its GPU; a CPU DLPack producer is read through NumPy.
     focus, context
         Focus ``f_k >= 1`` and context ``c_k >= 0``: one int for every axis, or one per axis.
         ``S_k`` must be a multiple of ``f_k``; ``c_k`` may exceed ``S_k`` (the grid wraps again).
@@ -63,10 +64,12 @@ def tile(
     A ``(C, L, L)`` grid gives ``(L/f, L/f, C, t, t)``; ``.reshape(-1, C, t, t)`` is a network batch.
     On a GPU the result is an array of the input's library (torch or CuPy) or an :class:`DeviceArray`.
     """
-    if hasattr(grid, "__cuda_array_interface__"):
+    if _on_cuda(grid):
         if out is not None:
             raise InputError("out: expected None for a GPU grid, got an array")
         return _tile_cuda(grid, focus, context, ndim)
+    if not isinstance(grid, np.ndarray) and hasattr(grid, "__dlpack__"):
+        grid = np.from_dlpack(grid)  # a CPU DLPack producer
     arr = np.asarray(grid)
     if arr.ndim == 0:
         raise InputError("grid: expected an array with at least one axis, got a scalar")
@@ -137,8 +140,29 @@ class DeviceArray:
         return host
 
 
+_DLPACK_CUDA = (2, 13)  # kDLCUDA, kDLCUDAManaged
+
+
+def _on_cuda(grid: Any) -> bool:
+    if hasattr(grid, "__cuda_array_interface__"):
+        return True
+    if hasattr(grid, "__dlpack_device__") and not isinstance(grid, np.ndarray):
+        return int(grid.__dlpack_device__()[0]) in _DLPACK_CUDA
+    return False
+
+
+def _cuda_interface(grid: Any) -> tuple[dict[str, Any], Any]:
+    """``__cuda_array_interface__``-style description of a CUDA array, and an object to keep alive."""
+    if hasattr(grid, "__cuda_array_interface__"):
+        return grid.__cuda_array_interface__, grid
+    capsule = grid.__dlpack__(stream=1)  # 1: the legacy default stream, where ednn launches
+    info = _ednn.dlpack_describe(capsule)
+    cai = {"shape": info["shape"], "strides": info["strides"], "typestr": info["typestr"], "data": (info["data"], False)}
+    return cai, capsule
+
+
 def _tile_cuda(grid: Any, focus: Any, context: Any, ndim: int | None) -> Any:
-    cai = grid.__cuda_array_interface__
+    cai, keepalive = _cuda_interface(grid)
     shape = tuple(int(s) for s in cai["shape"])
     dtype = np.dtype(cai["typestr"])
     if "descr" in cai and len(cai["descr"]) > 1:
@@ -179,4 +203,5 @@ def _tile_cuda(grid: Any, focus: Any, context: Any, ndim: int | None) -> Any:
     _ednn.tile_device(ptr, shape, strides, dtype.itemsize, out_ptr, d, f, c, 0, n_tiles, stream)
     if mod not in ("torch", "cupy"):
         _ednn.cuda_synchronize(stream)
+    del keepalive
     return result

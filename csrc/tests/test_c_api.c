@@ -1,0 +1,54 @@
+/* ednn.h from plain C99: the header compiles as C and the basic calls work. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ednn/ednn.h"
+
+static int failures = 0;
+#define EXPECT(cond)                                                    \
+    do {                                                                \
+        if (!(cond)) {                                                  \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            ++failures;                                                 \
+        }                                                               \
+    } while (0)
+
+int main(int argc, char** argv) {
+    ednn_options* opts = NULL;
+    ednn_predictor* p = NULL;
+    char* err = NULL;
+    int8_t spins[6 * 4];
+    int64_t shape[2] = {6, 4};
+    double energy = 0.0;
+    int ndim = 0;
+    int64_t focus[3], context[3], tile[3], channels = 0, n_outputs = 0;
+    size_t i;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s MODEL.onnx\n", argv[0]);
+        return 2;
+    }
+    EXPECT(strlen(ednn_version()) > 0);
+    EXPECT(ednn_options_create(&opts, &err) == EDNN_OK);
+    EXPECT(ednn_options_set_threads(opts, 1, &err) == EDNN_OK);
+    EXPECT(ednn_options_set_device(opts, EDNN_DEVICE_CPU, &err) == EDNN_OK);
+    if (ednn_predictor_create(argv[1], opts, &p, &err) != EDNN_OK) {
+        fprintf(stderr, "test_c_api: %s\n", err ? err : "?");
+        ednn_string_free(err);
+        ednn_options_free(opts);
+        return 1;
+    }
+    ednn_options_free(opts);
+    EXPECT(ednn_predictor_geometry(p, &ndim, focus, context, tile, &channels, &n_outputs, &err) == EDNN_OK);
+    EXPECT(ndim == 2 && focus[0] == 1 && context[1] == 1 && tile[0] == 3 && channels == 1 && n_outputs == 1);
+    for (i = 0; i < sizeof spins; ++i) spins[i] = 1;
+    EXPECT(ednn_predictor_predict(p, spins, EDNN_INT8, shape, 2, &energy, 1, &err) == EDNN_OK);
+    EXPECT(energy == -48.0); /* 24 spins, 2 bonds each */
+    shape[1] = 0;
+    EXPECT(ednn_predictor_predict(p, spins, EDNN_INT8, shape, 2, &energy, 1, &err) == EDNN_ERROR_INPUT);
+    EXPECT(err != NULL && strstr(err, "size 0 of spatial axis 1") != NULL);
+    ednn_string_free(err);
+    ednn_predictor_free(p);
+    printf("test_c_api: %d failures\n", failures);
+    return failures == 0 ? 0 : 1;
+}
