@@ -98,7 +98,7 @@ def cmake_dir() -> Path:
 
 def _load_plugins() -> None:
     # Subcommands of optional parts register themselves on import; missing extras are fine.
-    for mod in ("ednn.train_cli",):  # noqa: B007
+    for mod in ("ednn.train_cli", "ednn.atoms_cli"):  # noqa: B007
         try:
             __import__(mod)
         except ImportError:
