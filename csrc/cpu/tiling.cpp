@@ -7,6 +7,7 @@
 // which skip the read-for-ownership of the destination and so approach memcpy bandwidth.
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "ednn/tiling.hpp"
 
@@ -192,31 +193,38 @@ void tile_range(const char* grid, char* out, const TileLayout& L, const Geometry
     int64_t s2 = wrap(i2 * G.f[2] - G.c[2], G.S[2]);
 
     RowWriter<T> w(out + b0 * block_bytes, stream);
-    // Small tiles of a grid contiguous along the last axis go through a fixed-size copy.
+    // Small tiles of a grid contiguous along the last axis go through a fixed-size copy from
+    // cached row pointers: consecutive tiles along the last axis share their source rows.
     const bool small = G.st[2] == static_cast<int64_t>(sizeof(T)) && block_bytes <= kStage / 4 &&
                        G.t[2] * static_cast<int64_t>(sizeof(T)) < kDirectRowBytes;
+    const int64_t n_rows = G.t[0] * G.t[1];
+    std::vector<const T*> rows(small ? static_cast<size_t>(n_rows) : 0);
+    bool rows_valid = false;
     for (int64_t b = b0; b < b1; ++b) {
         const char* base = grid + lead_off;
         int64_t r0 = s0;
         if (small && s2 + G.t[2] <= G.S[2]) {
+            if (!rows_valid) {
+                size_t k = 0;
+                for (int64_t j0 = 0; j0 < G.t[0]; ++j0) {
+                    int64_t r1 = s1;
+                    for (int64_t j1 = 0; j1 < G.t[1]; ++j1) {
+                        rows[k++] = reinterpret_cast<const T*>(base + r0 * G.st[0] + r1 * G.st[1]);
+                        if (++r1 == G.S[1]) r1 = 0;
+                    }
+                    if (++r0 == G.S[0]) r0 = 0;
+                }
+                rows_valid = true;
+            }
             // rows of at most 16 bytes may be moved 16 bytes at a time when the source row has them
             const bool over = T2 > 0 && T2 * sizeof(T) <= 16 && (G.S[2] - s2) * int64_t(sizeof(T)) >= 16;
             T* d = w.reserve(block_bytes, 16);
-            for (int64_t j0 = 0; j0 < G.t[0]; ++j0) {
-                int64_t r1 = s1;
-                for (int64_t j1 = 0; j1 < G.t[1]; ++j1) {
-                    const T* src = reinterpret_cast<const T*>(base + r0 * G.st[0] + r1 * G.st[1]) + s2;
-                    if (over) {
-                        // one 16-byte move; the bytes past the row are overwritten by the next row
-                        // (or lie in the staging buffer's slack)
-                        std::memcpy(d, src, 16);
-                    } else {
-                        copy_short<T, T2>(d, src, G.t[2]);
-                    }
-                    d += G.t[2];
-                    if (++r1 == G.S[1]) r1 = 0;
-                }
-                if (++r0 == G.S[0]) r0 = 0;
+            if (over) {
+                // one 16-byte move per row; the bytes past a row are overwritten by the next row
+                // (or lie in the staging buffer's slack)
+                for (int64_t k = 0; k < n_rows; ++k, d += T2) std::memcpy(d, rows[k] + s2, 16);
+            } else {
+                for (int64_t k = 0; k < n_rows; ++k, d += G.t[2]) copy_short<T, T2>(d, rows[k] + s2, G.t[2]);
             }
         } else
         for (int64_t j0 = 0; j0 < G.t[0]; ++j0) {
@@ -229,6 +237,7 @@ void tile_range(const char* grid, char* out, const TileLayout& L, const Geometry
         }
         // next lead index; on wrap-around, the next tile
         int a = n_lead - 1;
+        if (a >= 0) rows_valid = false;
         for (; a >= 0; --a) {
             lead_off += L.lead_strides[a];
             if (++lidx[a] < L.lead_shape[a]) break;
@@ -239,6 +248,7 @@ void tile_range(const char* grid, char* out, const TileLayout& L, const Geometry
             s2 += G.f[2];
             if (s2 >= G.S[2]) s2 -= G.S[2];
             if (++i2 == G.n[2]) {
+                rows_valid = false;
                 i2 = 0;
                 s2 = wrap(-G.c[2], G.S[2]);
                 s1 += G.f[1];
