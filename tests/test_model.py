@@ -45,15 +45,19 @@ def test_fields(tmp_path):
     p = _identity_sum_model(tmp_path / "m.onnx", _meta(**{"ednn.units": "particles", "ednn.spacing": "0.05"}))
     m = ednn.Model(p)
     assert (m.ndim, m.focus, m.context, m.tile, m.channels, m.outputs) == (2, (2, 2), (1, 1), (4, 4), 2, ("n",))
-    assert m.units == "particles" and m.spacing == 0.05
+    assert m.units == "particles" and m.spacing == (0.05, 0.05)
     assert "particles" in m.summary()
 
 
 def test_per_axis_metadata(tmp_path):
-    meta = _meta(**{"ednn.focus": "2,4", "ednn.context": "1,0"})
+    meta = _meta(**{"ednn.focus": "2,4", "ednn.context": "1,0", "ednn.spacing": "0.0499318,0.0480469"})
     p = _identity_sum_model(tmp_path / "m.onnx", meta, in_shape=("N", 2, 4, 4))
     m = ednn.Model(p)
     assert m.focus == (2, 4) and m.context == (1, 0) and m.tile == (4, 4)
+    assert m.spacing == (0.0499318, 0.0480469)
+    p = _identity_sum_model(tmp_path / "m.onnx", _meta(**{"ednn.spacing": "0.1,0.2,0.3"}))
+    with pytest.raises(ednn.ModelFileError, match="ednn.spacing: expected 1 or 2 finite numbers"):
+        ednn.Model(p)
 
 
 @pytest.mark.parametrize("missing", REQUIRED_KEYS)

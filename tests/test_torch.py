@@ -251,7 +251,7 @@ def test_export_multichannel_cnn_and_exact_net(tmp_path):
     path = et.export_onnx(model, tmp_path / "cnn.onnx", channels=2, outputs=["energy", "count"], spacing=0.25)
     _assert_single_file(tmp_path, path)
     m = ednn.Model(path)
-    assert m.tile == (8, 12) and m.channels == 2 and m.outputs == ("energy", "count") and m.spacing == 0.25
+    assert m.tile == (8, 12) and m.channels == 2 and m.outputs == ("energy", "count") and m.spacing == (0.25, 0.25)
     grid = np.random.default_rng(6).standard_normal((2, 2, 8, 16)).astype(np.float32)
     got = ednn.predict(path, grid)
     model.eval()

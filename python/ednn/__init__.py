@@ -10,7 +10,7 @@ network that sees one focus + context tile at a time; the tile contributions are
 
 from __future__ import annotations
 
-from . import models, reference
+from . import atoms, models, reference
 from ._ednn import __version__
 from .accumulate import Accumulator
 from .errors import InputError, ModelFileError
@@ -23,6 +23,7 @@ from .tiling import DeviceArray, tile, tile_shape
 __all__ = [
     "__version__",
     "Accumulator",
+    "atoms",
     "DeviceArray",
     "InputError",
     "Model",

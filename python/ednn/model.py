@@ -6,7 +6,8 @@ Contract (format version 1)
 * ``metadata_props``: ``ednn.format_version`` = ``"1"``, ``ednn.focus``, ``ednn.context``,
   ``ednn.ndim``, ``ednn.channels``, ``ednn.outputs`` (comma-separated names of the K quantities).
   Integers are decimal strings; per-axis values are comma-separated, one value applies to every axis;
-* optional: ``ednn.units``, ``ednn.spacing`` (length of one grid cell), ``ednn.description``,
+* optional: ``ednn.units``, ``ednn.spacing`` (length of one grid cell; one value or one per axis),
+  ``ednn.description``,
   ``ednn.input_scale`` / ``ednn.input_offset`` (per channel: the network sees ``x * scale + offset``),
   ``ednn.output_scale`` / ``ednn.output_offset`` (per output: a tile contributes
   ``y * scale + offset``), and any other ``ednn.*`` key (kept in :attr:`Model.metadata`).
@@ -135,7 +136,7 @@ class Model:
     channels: int = field(init=False)
     outputs: tuple[str, ...] = field(init=False)
     units: str | None = field(init=False)
-    spacing: float | None = field(init=False)
+    spacing: tuple[float, ...] | None = field(init=False)
     description: str | None = field(init=False)
     metadata: dict[str, str] = field(init=False)
     input_name: str = field(init=False)
@@ -183,8 +184,8 @@ class Model:
         self.units = meta.get("ednn.units")
         self.description = meta.get("ednn.description")
         self.spacing = None
-        if "ednn.spacing" in meta:
-            self.spacing = float(_floats("ednn.spacing", meta["ednn.spacing"], 1)[0])
+        if "ednn.spacing" in meta:  # one value for every axis, or one per axis
+            self.spacing = tuple(float(v) for v in _floats("ednn.spacing", meta["ednn.spacing"], self.ndim))
         k = len(self.outputs)
         get = meta.get
         self.input_scale = _floats("ednn.input_scale", get("ednn.input_scale"), self.channels) if "ednn.input_scale" in meta else None

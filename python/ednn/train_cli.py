@@ -44,6 +44,10 @@ def _data(sub: argparse._SubParsersAction) -> None:
 
     q.set_defaults(func=run)
 
+    from .atoms_cli import add_atoms_data_commands  # sheets, porous (the atoms extra, imported lazily)
+
+    add_atoms_data_commands(kinds)
+
 
 @register
 def _train(sub: argparse._SubParsersAction) -> None:
