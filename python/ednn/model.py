@@ -121,6 +121,23 @@ def _cuda_visible_via_ort() -> bool:
         return False
 
 
+def _session_options(threads: int | None) -> Any:
+    """Session options of ednn's ONNX Runtime sessions.
+
+    Intra-op threads do not spin between runs: ednn.predict cuts the next tile batch on the CPU
+    while a batch runs, and spinning workers would take the cores it needs on small machines.
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads is not None:
+        opts.intra_op_num_threads = int(threads)
+        opts.inter_op_num_threads = 1
+    return opts
+
+
 @dataclass
 class Model:
     """A validated EDNN model file.
@@ -153,10 +170,8 @@ class Model:
             raise InputError(f"model: expected an existing ONNX file, got {str(path)!r} (no such file)")
         self._sessions: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
         try:
-            sess = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+            sess = ort.InferenceSession(str(self.path), _session_options(None), providers=["CPUExecutionProvider"])
         except Exception as exc:
             raise ModelFileError(f"model: {str(path)!r} is not a readable ONNX model: {exc}") from None
         self._sessions[(("CPUExecutionProvider",), None)] = sess
@@ -242,12 +257,7 @@ class Model:
         with self._lock:
             sess = self._sessions.get(key)
             if sess is None:
-                opts = ort.SessionOptions()
-                opts.log_severity_level = 3
-                if threads is not None:
-                    opts.intra_op_num_threads = int(threads)
-                    opts.inter_op_num_threads = 1
-                sess = ort.InferenceSession(str(self.path), opts, providers=list(provs))
+                sess = ort.InferenceSession(str(self.path), _session_options(threads), providers=list(provs))
                 self._sessions[key] = sess
             return sess
 
