@@ -23,6 +23,11 @@ def test_ordered_and_checkerboard(ising_model_path):
     assert ednn.predict(ising_model_path, chk) == 2 * L * L
 
 
+def test_empty_batch(ising_model_path):
+    out = ednn.predict(ising_model_path, np.zeros((0, 8, 8), dtype=np.int8))
+    assert out.shape == (0, 1)
+
+
 def test_batch_and_dtypes(ising_model_path, rng):
     s = random_spins(rng, (4, 32, 48))
     want = ising_energy(s)

@@ -95,7 +95,8 @@ def predict(
     providers
         ONNX Runtime execution providers; default CUDA when onnxruntime-gpu sees a GPU, else CPU.
     threads
-        ONNX Runtime intra-op threads and OpenMP threads of the tiler; default: their own defaults.
+        ONNX Runtime intra-op threads; default: ONNX Runtime's default. Tiles are cut on one
+        background thread, one batch ahead of the network.
     progress
         Show a progress bar over tiles on stderr.
 
@@ -120,7 +121,8 @@ def predict(
         batch_size = max(1, min(n_tiles, DEFAULT_BATCH_BYTES // (4 * tile_elems)))
     batch_size = min(batch_size, n_tiles)
     K = m.n_outputs
-    totals = np.zeros((B, K), dtype=np.float64)
+    if B == 0:
+        return np.zeros((0, K), dtype=np.float64)
     out_name = sess.get_outputs()[0].name
 
     def jobs() -> Iterator[tuple[int, int, int]]:
@@ -158,8 +160,7 @@ def predict(
             accs[job[0]].add(y)
             bar.update(job[2])
             job, slot = nxt, 1 - slot
-    for b in range(B):
-        totals[b] = accs[b].total
+    totals = np.stack([a.total for a in accs])
     if m.output_scale is not None:
         totals *= m.output_scale
     if m.output_offset is not None:
