@@ -2,8 +2,8 @@
 
 A run is described by a YAML file; every key is checked before any training starts::
 
-    data: ising-8.npz        # dataset written by `ednn data ising` (NPZ)
-    network: ising-dnn       # ising-dnn (the paper's FC network) or paper-cnn
+    data: ising-8.npz        # `ednn data ising` (NPZ) or `ednn data sheets|porous` (HDF5, imaged on the fly)
+    network: ising-dnn       # ising-dnn (the paper's FC network), paper-cnn or small-cnn
     focus: 1
     context: 1
     learning_rate: 1.0e-3    # Adam
@@ -36,7 +36,7 @@ from .errors import InputError
 
 __all__ = ["TrainConfig", "load_config", "train", "export_checkpoint", "build_network", "NETWORKS"]
 
-NETWORKS = ("ising-dnn", "paper-cnn")
+NETWORKS = ("ising-dnn", "paper-cnn", "small-cnn")
 
 
 @dataclass
@@ -114,13 +114,13 @@ def _check(cfg: TrainConfig, base: Path | None) -> TrainConfig:
         cfg.output_dir = str(base / cfg.output_dir)
     # geometry against the data: f must divide L
     from ._params import check_divisible, per_axis
-    from .ising import load
+    from .datasets import load_training_data
 
-    ds = load(cfg.data)
+    ds = load_training_data(cfg.data)
     f = per_axis("focus", cfg.focus, 2, 1)
     per_axis("context", cfg.context, 2, 0)
     try:
-        check_divisible(ds.spins.shape[1:], f, what=f"data ({cfg.data})")
+        check_divisible(ds.shape, f, what=f"data ({cfg.data})")
     except InputError as exc:
         raise InputError(f"config focus: {exc}") from None
     return cfg
@@ -155,8 +155,12 @@ def build_network(cfg: TrainConfig, tile: int) -> Any:
     """The per-tile network of ``cfg`` (ising-dnn or paper-cnn)."""
     from .torch import IsingDNN, PaperCNN
 
+    from .torch import SmallCNN
+
     if cfg.network == "ising-dnn":
         return IsingDNN(cfg.focus, cfg.context, channels=1)
+    if cfg.network == "small-cnn":
+        return SmallCNN(tile=tile, channels=1, outputs=len(cfg.outputs))
     return PaperCNN(tile=tile, channels=1, outputs=len(cfg.outputs))
 
 
@@ -191,7 +195,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
     """
     import torch
 
-    from .ising import load
+    from .datasets import load_training_data
     from .progress import progress_bar
     from .torch import EDNN
 
@@ -201,15 +205,26 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = _device(cfg.device)
-    ds = load(cfg.data)
-    L = ds.spins.shape[-1]
-    x_all = torch.from_numpy(ds.spins.astype(np.float32)[:, None])
-    y_all = torch.from_numpy(ds.energy.astype(np.float32)[:, None])
-    tr_idx, va_idx = _split(ds.chain, cfg.validation_split, cfg.seed)
+    ds = load_training_data(cfg.data)
+    L = ds.shape[-1]
+    x_all = torch.from_numpy(ds.grids.astype(np.float32))
+    y_all = torch.from_numpy(ds.targets.astype(np.float64)[:, None])
+    tr_idx, va_idx = _split(ds.groups, cfg.validation_split, cfg.seed)
     torch.manual_seed(cfg.seed)
     f = cfg.focus if isinstance(cfg.focus, int) else cfg.focus[0]
     c = cfg.context if isinstance(cfg.context, int) else cfg.context[0]
     model = EDNN(build_network(cfg, f + 2 * c), cfg.focus, cfg.context, ndim=2).to(device)
+    # Output scaling: spins are trained on raw energies; atomic energies (thousands of eV, varying by
+    # tens) are standardised: a tile contributes y * scale + offset with offset * n_tiles = mean and
+    # scale * n_tiles = std of the training totals, so the network's sum is O(1). Both are exported
+    # as ednn.output_scale / ednn.output_offset and stay per tile, hence extensive.
+    n_tiles = int(np.prod([s // fk for s, fk in zip(ds.shape, model.focus)]))
+    if ds.kind == "ising":
+        out_scale, out_offset, loss_scale = 1.0, 0.0, 1.0
+    else:
+        t = ds.targets[tr_idx]
+        std = float(t.std()) or 1.0
+        out_scale, out_offset, loss_scale = std / n_tiles, float(t.mean()) / n_tiles, std
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.lr_decay)
     start_epoch, step, best = 0, 0, math.inf
@@ -234,10 +249,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
     )
 
     uniq = None
-    if cfg.tile_dedup is not False:
+    if cfg.tile_dedup is not False and ds.discrete:
         from .dedup import UniqueTiles
 
-        uniq = UniqueTiles.build(ds.spins[:, None], cfg.focus, cfg.context, 2)
+        uniq = UniqueTiles.build(ds.grids, cfg.focus, cfg.context, 2)
         if uniq is None and cfg.tile_dedup is True:
             raise InputError("config tile_dedup: expected a data set with few distinct tiles, got too many (use auto)")
     if uniq is not None:
@@ -246,9 +261,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
         u_counts = torch.from_numpy(uniq.counts)
 
     def forward(sl: Any) -> Any:
+        """Predicted totals (B, K) in the data's units."""
         if uniq is None:
-            return model(x_all[sl].to(device))
-        return uniq.forward(model.net, u_counts[sl].to(device, torch.float32), u_tiles)
+            raw = model(x_all[sl].to(device))
+        else:
+            raw = uniq.forward(model.net, u_counts[sl].to(device, torch.float32), u_tiles)
+        return raw * out_scale + out_offset * n_tiles
 
     def evaluate(idx: np.ndarray) -> tuple[float, float]:
         if len(idx) == 0:
@@ -279,7 +297,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
             for i in range(0, n_tr, cfg.batch_size):
                 sl = perm[i : i + cfg.batch_size]
                 yb = y_all[sl].to(device)
-                loss = torch.mean((forward(sl) - yb) ** 2)  # MSE of the summed (extensive) output
+                # MSE of the summed (extensive) output, in units of the targets' spread
+                loss = torch.mean(((forward(sl) - yb) / loss_scale) ** 2)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -306,6 +325,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
                 "config": asdict(cfg),
                 "tile": list(model.tile),
                 "L": L,
+                "data_kind": ds.kind,
+                "data_metadata": ds.metadata,
+                "output_scale": out_scale,
+                "output_offset": out_offset,
             }
             if score < best:
                 best = score
@@ -348,13 +371,22 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
     cfg = TrainConfig(**ck["config"])
     model = EDNN(build_network(cfg, ck["tile"][0]), cfg.focus, cfg.context, ndim=2)
     model.load_state_dict(ck["model"])
+    kind = ck.get("data_kind", "ising")
+    dmeta = dict(ck.get("data_metadata", {"label_method": "exact nearest-neighbour Ising energy, J=1"}))
+    what = "Ising configurations" if kind == "ising" else "Eq. 2 images of atomic sheets"
     meta = {
-        "units": cfg.units,
+        "units": cfg.units if kind == "ising" else "eV",
         "description": cfg.description
-        or f"{cfg.network} EDNN (f={cfg.focus}, c={cfg.context}) trained on {ck['L']}x{ck['L']} Ising configurations",
+        or f"{cfg.network} EDNN (f={cfg.focus}, c={cfg.context}) trained on {ck['L']}x{ck['L']} {what}",
         "trained_on": f"{Path(cfg.data).name} ({ck['L']}x{ck['L']})",
         "training": f"epochs={ck['epoch']} steps={ck['step']} lr={cfg.learning_rate} batch={cfg.batch_size} seed={cfg.seed}",
-        "label_method": "exact nearest-neighbour Ising energy, J=1",
+        "label_method": dmeta.pop("label_method", ""),
     }
+    for key in ("spacing", "gamma", "species", "energy_convention"):
+        if dmeta.get(key) not in (None, ""):
+            meta[key] = dmeta[key]
+    if ck.get("output_scale", 1.0) != 1.0 or ck.get("output_offset", 0.0) != 0.0:
+        meta["output_scale"] = float(ck["output_scale"])
+        meta["output_offset"] = float(ck["output_offset"])
     meta.update(metadata)
     return export_onnx(model, out, channels=1, outputs=cfg.outputs, **copy.deepcopy(meta))

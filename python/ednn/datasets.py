@@ -1,0 +1,86 @@
+"""Training data for ``ednn train``: Ising lattices (NPZ) or labelled atomic sheets (HDF5)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+__all__ = ["TrainingData", "load_training_data"]
+
+
+@dataclass
+class TrainingData:
+    """Grids, targets and split groups of one data set.
+
+    ``grids`` ``(N, C, S_1, S_2)`` (int8 spins or float32 Eq. 2 images); ``targets`` ``(N,)`` float64
+    totals; ``groups`` ``(N,)``: samples of one group (Markov chain, MD trajectory) are correlated and
+    are kept on one side of the train/validation split; ``metadata``: ``ednn.*`` keys for the model
+    file (units, label method, spacing, gamma, species).
+    """
+
+    kind: str
+    grids: np.ndarray
+    targets: np.ndarray
+    groups: np.ndarray
+    units: str
+    discrete: bool
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.grids.shape[2:])
+
+
+_CACHE: dict[tuple[str, int], TrainingData] = {}
+
+
+def load_training_data(path: str | os.PathLike[str]) -> TrainingData:
+    """Read an Ising NPZ (``ednn data ising``) or an atoms HDF5 (``ednn data sheets|porous``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"data: expected an existing dataset file, got {str(path)!r} (no such file)")
+    key = (str(p.resolve()), p.stat().st_mtime_ns)
+    if key in _CACHE:
+        return _CACHE[key]
+    if p.suffix == ".npz":
+        from .ising import load
+
+        ds = load(p)
+        data = TrainingData(
+            "ising", ds.spins[:, None], ds.energy.astype(np.float64), np.asarray(ds.chain), "J", True,
+            {"label_method": "exact nearest-neighbour Ising energy, J=1"},
+        )
+    elif p.suffix in (".h5", ".hdf5"):
+        from .atoms_data import load as load_atoms
+
+        ds = load_atoms(p)
+        if len(ds) == 0:
+            raise InputError(f"data: expected labelled samples in {str(path)!r}, got none")
+        shapes = {ds.grid_shape(i) for i in range(len(ds))}
+        if len(shapes) != 1:
+            raise InputError(f"data: expected cells of one size (one image shape), got image shapes {sorted(shapes)}")
+        images = np.stack(list(ds.images()))[:, None].astype(np.float32)
+        species = sorted({int(z) for i in range(len(ds)) for z in ds.numbers(i)})
+        a = ds.attrs
+        data = TrainingData(
+            "atoms", images, np.asarray(ds.energy, dtype=np.float64), np.asarray(ds.columns["trajectory"]),
+            str(a.get("energy_units", "eV")), False,
+            {
+                "label_method": str(a.get("label_method", "")),
+                "spacing": [float(v) for v in np.atleast_1d(a["image_spacing"])],
+                "gamma": float(a.get("image_gamma", 0.2)),
+                "species": species,
+                "energy_convention": str(a.get("energy_convention", "")),
+            },
+        )
+    else:
+        raise InputError(f"data: expected a .npz (Ising) or .h5 (atoms) dataset, got {p.name!r}")
+    _CACHE.clear()
+    _CACHE[key] = data
+    return data
