@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ednn/tiling.hpp"
+#include "../tiling_geometry.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -154,9 +155,7 @@ private:
     bool stream_;
 };
 
-struct Geometry {
-    int64_t S[3], st[3], f[3], c[3], t[3], n[3];
-};
+using Geometry = detail::TileGeometry3;
 
 // Copies t elements; T2 > 0 fixes t at compile time.
 template <typename T, int T2>
@@ -286,17 +285,7 @@ void dispatch_range(const char* grid, char* out, const TileLayout& L, const Geom
 
 template <typename T>
 void tile_typed(const char* grid, char* out, const TileLayout& L, int64_t first, int64_t count, int threads) {
-    Geometry G;
-    const int pad = kMaxSpatialDims - L.ndim;  // unit axes in front: size 1, focus 1, context 0
-    for (int k = 0; k < 3; ++k) {
-        const int src = k - pad;
-        G.S[k] = src >= 0 ? L.size[src] : 1;
-        G.st[k] = src >= 0 ? L.stride[src] : 0;
-        G.f[k] = src >= 0 ? L.focus[src] : 1;
-        G.c[k] = src >= 0 ? L.context[src] : 0;
-        G.t[k] = G.f[k] + 2 * G.c[k];
-        G.n[k] = G.S[k] / G.f[k];
-    }
+    const Geometry G = detail::pad_to_3d(L);
     const int64_t n_blocks = count * L.lead_elements();
     const int64_t total_bytes = n_blocks * G.t[0] * G.t[1] * G.t[2] * static_cast<int64_t>(sizeof(T));
     const bool stream = total_bytes >= kStreamingThreshold;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "ednn/tiling.hpp"
+#include "../tiling_geometry.hpp"
 
 namespace ednn::cuda {
 namespace {
@@ -14,8 +15,7 @@ struct Bytes16 {
     unsigned long long lo, hi;
 };
 
-struct Params {
-    int64_t S[3], st[3], f[3], c[3], t[3], n[3];
+struct Params : detail::TileGeometry3 {
     int n_lead;
     int64_t lshape[kMaxLeadDims];
     int64_t lstride[kMaxLeadDims];
@@ -64,16 +64,7 @@ void check(cudaError_t err, const char* what) {
 
 void tile(const void* grid, void* out, const TileLayout& L, int64_t first, int64_t count, void* stream) {
     Params p{};
-    const int pad = kMaxSpatialDims - L.ndim;
-    for (int k = 0; k < 3; ++k) {
-        const int src = k - pad;
-        p.S[k] = src >= 0 ? L.size[src] : 1;
-        p.st[k] = src >= 0 ? L.stride[src] : 0;
-        p.f[k] = src >= 0 ? L.focus[src] : 1;
-        p.c[k] = src >= 0 ? L.context[src] : 0;
-        p.t[k] = p.f[k] + 2 * p.c[k];
-        p.n[k] = p.S[k] / p.f[k];
-    }
+    static_cast<detail::TileGeometry3&>(p) = detail::pad_to_3d(L);
     p.n_lead = static_cast<int>(L.lead_shape.size());
     for (int a = 0; a < p.n_lead; ++a) {
         p.lshape[a] = L.lead_shape[a];

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from .errors import InputError
 
-__all__ = ["per_axis", "resolve_ndim", "check_divisible"]
+__all__ = ["per_axis", "resolve_ndim", "check_divisible", "check_optional_positive_int"]
 
 
 def resolve_ndim(ndim: int | None, grid_ndim: int) -> int:
@@ -51,3 +51,9 @@ def check_divisible(spatial_shape: Sequence[int], focus: Sequence[int], what: st
                 f"{what}: size {s} of spatial axis {k} is not a multiple of the focus {f} "
                 f"(expected a size in {{{f}, {2 * f}, {3 * f}, ...}})"
             )
+
+
+def check_optional_positive_int(name: str, value: object) -> None:
+    """Raise unless ``value`` is None or an int >= 1 (bools are refused)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise InputError(f"{name}: expected a positive int or None, got {value!r}")

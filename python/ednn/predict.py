@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import _ednn
-from ._params import check_divisible
+from ._params import check_divisible, check_optional_positive_int
 from .accumulate import Accumulator
 from .errors import InputError
 from .model import Model, load_model
@@ -108,10 +108,8 @@ def predict(
     """
     m = load_model(model)
     g, batched = prepare_grid(m, grid)
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise InputError(f"batch_size: expected a positive int or None, got {batch_size!r}")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise InputError(f"threads: expected a positive int or None, got {threads!r}")
+    check_optional_positive_int("batch_size", batch_size)
+    check_optional_positive_int("threads", threads)
     sess = m.session(providers, threads)
     B = g.shape[0]
     spatial = g.shape[2:]

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _ednn
+from ._params import check_optional_positive_int
 from .errors import InputError
 
 __all__ = ["rasterize", "CUTOFF_GAMMAS", "TOLERANCE"]
@@ -284,8 +285,7 @@ def rasterize(
     """
     system = prepare(positions, numbers, cell, shape, gamma, origin, window_shape)
     dt = _out_dtype(dtype, out)
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise InputError(f"threads: expected a positive int or None, got {threads!r}")
+    check_optional_positive_int("threads", threads)
     on_gpu = out is not None and hasattr(out, "__cuda_array_interface__")
     if device not in (None, "cpu", "cuda"):
         raise InputError(f"device: expected 'cpu', 'cuda' or None, got {device!r}")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from . import _ednn
-from ._params import check_divisible, per_axis, resolve_ndim
+from ._params import check_divisible, check_optional_positive_int, per_axis, resolve_ndim
 from .errors import InputError
 
 __all__ = ["tile", "tile_shape", "DeviceArray"]
@@ -77,8 +77,7 @@ def tile(
     d = resolve_ndim(ndim, arr.ndim)
     f = per_axis("focus", focus, d, 1)
     c = per_axis("context", context, d, 0)
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise InputError(f"threads: expected a positive int or None, got {threads!r}")
+    check_optional_positive_int("threads", threads)
     if out is None:
         result = np.empty(shape, dtype=arr.dtype)
     else:
