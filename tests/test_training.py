@@ -225,7 +225,8 @@ def test_train_small_cnn_on_labelled_sheets(tmp_path):
     pytest.importorskip("ase")
     from ednn import sheets
     from ednn.atoms_data import label_dataset, load
-    from ednn.torch import EDNN, SmallCNN
+    from ednn.torch import EDNN
+    from ednn.training import build_network
 
     path = tmp_path / "sheets.h5"
     label_dataset(path, sheets.SheetsConfig(thermal="rattle", snapshots=2), 4, seed=1, workers=0, progress=False)
@@ -242,7 +243,8 @@ def test_train_small_cnn_on_labelled_sheets(tmp_path):
     e_image = ednn.predict(m, img)
     e_atoms = ednn.atoms.predict(m, ds[0])
     ck = torch.load(s["last"], weights_only=False)
-    net = EDNN(SmallCNN(128), 64, 32)
+    assert ck["baseline_moments"] == len(m.metadata["ednn.species"].split(",")) and "ednn.species_energies" in m.metadata
+    net = EDNN(build_network(cfg, 128, ck["baseline_moments"]), 64, 32)
     net.load_state_dict(ck["model"])
     with torch.no_grad():
         raw = float(net(torch.from_numpy(img[None, None])).double())
@@ -252,3 +254,46 @@ def test_train_small_cnn_on_labelled_sheets(tmp_path):
     assert float(np.asarray(e_atoms).reshape(-1)[0]) == pytest.approx(e_image, rel=1e-6)
     # standardised targets: the untrained-ish model already sits near the labels' mean
     assert abs(e_image - ds.energy.mean()) < 10 * max(ds.energy.std(), 1.0)
+
+
+# ----------------------------------------------------------------------------- the per-species term
+def test_focus_moments_sum_to_grid_moments_and_recover_species_energies(tmp_path):
+    pytest.importorskip("ase")
+    from ednn import sheets
+    from ednn.torch import EDNN, FocusMoments, export_onnx
+    from ednn.training import fit_moment_baseline, species_energies
+
+    rng = np.random.default_rng(5)
+    mu = {5: -61.5, 6: -57.8, 7: -66.2}  # made-up reference energies (eV/atom)
+    images, energies = [], []
+    for i in range(12):
+        fam = ("graphene", "hbn", "hetero")[i % 3]
+        a = sheets.hexagonal_sheet(fam, rng, vacancies=int(rng.integers(0, 4)))
+        a.rattle(0.03, seed=i)
+        images.append(ednn.rasterize(a, shape=(256, 256), gamma=0.2))
+        energies.append(sum(mu[int(z)] for z in a.numbers))
+    images = np.stack(images)
+    a = fit_moment_baseline(images, energies, 3)
+    got = species_energies(a, [5, 6, 7], list(sheets.BASE_SPACING), 0.2)
+    for z, want in mu.items():
+        # the fit is exact up to the ~1e-5 overlap of bonded Gaussians in sum V^2, which the
+        # ill-conditioned 3x3 moment system (Z = 5, 6, 7) amplifies to ~1e-3 eV/atom
+        assert got[str(z)] == pytest.approx(want, abs=0.01)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(128 * 128, 1))
+    torch.nn.init.zeros_(net[1].weight)
+    torch.nn.init.zeros_(net[1].bias)
+    scale = 0.37
+    model = EDNN(FocusMoments(net, 64, 32, a, scale), 64, 32)
+    with torch.no_grad():
+        per_tile = model(torch.from_numpy(images[:, None])).double().numpy()[:, 0] * scale
+    from ednn.training import _moment_matrix
+
+    whole = _moment_matrix(images, 3) @ a
+    # the bonded-overlap part of sum V^2 is left in the fit's residual: ~1 meV/atom here
+    assert np.max(np.abs(whole - energies)) < 0.2
+    # the focus regions partition the grid: tile terms sum to the whole image's moments; float32
+    # per-tile outputs of ~ -900 eV / 0.37 summed over 16 tiles
+    np.testing.assert_allclose(per_tile, whole, rtol=2e-6)
+    path = tmp_path / "moments.onnx"
+    export_onnx(model, path, channels=1, units="eV", output_scale=scale)
+    np.testing.assert_allclose([ednn.predict(path, im) for im in images], whole, rtol=2e-6)

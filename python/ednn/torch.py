@@ -32,7 +32,7 @@ from ._params import check_divisible, per_axis
 from .errors import InputError
 from .model import metadata_dict
 
-__all__ = ["periodic_tiles", "EDNN", "IsingDNN", "PaperCNN", "SmallCNN", "export_onnx"]
+__all__ = ["periodic_tiles", "EDNN", "IsingDNN", "PaperCNN", "SmallCNN", "FocusMoments", "export_onnx"]
 
 
 def _check_ndim(ndim: Any) -> int:
@@ -378,3 +378,83 @@ class SmallCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+class FocusMoments(nn.Module):
+    """A per-tile network plus a fixed linear term in the moments of the tile's focus region.
+
+    ``forward(x) = net(x) + (sum_k a_k * sum_focus x^k) / scale`` for ``k = 1..len(a)``, where
+    ``sum_focus`` runs over the tile's focus (the centre ``f`` points of every axis, i.e. the tile
+    without its context). The focus regions of a grid's tiles partition the grid, so the term sums
+    to ``sum_k a_k M_k / scale`` with ``M_k = sum_grid x^k``: it is extensive, and exact whatever the
+    tiling.
+
+    For Eq. 2 images the moments count atoms by species: a well-sampled Gaussian of height ``Z``
+    gives ``M_k = Z^k 2 pi gamma^2 / (k dA)`` (``dA`` the area of a grid cell; overlaps of bonded
+    atoms change ``M_2`` by ~1e-5 relatively), so with as many moments as species the term is any
+    per-species reference energy ``sum_s mu_s n_s``. Fitted once by least squares on the training
+    labels (:func:`ednn.training.fit_moment_baseline`), it takes the composition out of what the network has to
+    learn. The moments are computed in float64 (the least-squares coefficients of ``V, V^2, V^3``
+    for Z = 5, 6, 7 cancel to a few parts in 1e4) and the result is returned in ``net``'s dtype.
+
+    Parameters
+    ----------
+    net
+        Per-tile network ``(N, C, t_1, t_2) -> (N, K)``.
+    focus, context
+        Tile geometry of the EDNN (two axes).
+    coefficients
+        ``a`` ``(n_moments,)`` or ``(n_moments, K)``; moments are taken of channel 0.
+    scale
+        Divides the term (the EDNN's output scale, so that ``y * scale + offset`` restores units).
+    """
+
+    def __init__(
+        self, net: nn.Module, focus: int | Sequence[int], context: int | Sequence[int],
+        coefficients: Any, scale: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.focus = per_axis("focus", focus, 2, 1)
+        self.context = per_axis("context", context, 2, 0)
+        a = torch.as_tensor(coefficients, dtype=torch.float64)
+        if a.dim() == 1:
+            a = a[:, None]
+        if a.dim() != 2 or a.shape[0] < 1:
+            raise InputError(f"coefficients: expected shape (n_moments,) or (n_moments, K), got {tuple(a.shape)}")
+        scale = float(scale)
+        if not (math.isfinite(scale) and scale > 0):
+            raise InputError(f"scale: expected a positive finite number, got {scale!r}")
+        self.register_buffer("coefficients", a.clone())
+        self.register_buffer("scale", torch.tensor(scale, dtype=torch.float64))
+
+    def _apply(self, fn: Any, recurse: bool = True) -> "FocusMoments":
+        # .to(float32) / .half() move the network but keep the fixed term's buffers in float64
+        keep = {name: getattr(self, name) for name in ("coefficients", "scale")}
+        super()._apply(fn, recurse)
+        for name, b in keep.items():
+            setattr(self, name, b.to(device=getattr(self, name).device, dtype=torch.float64))
+        return self
+
+    def moments(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, n_moments)`` float64: sums over each tile's focus of ``x^1 .. x^n`` (channel 0)."""
+        (f0, f1), (c0, c1) = self.focus, self.context
+        v = x[:, 0, c0 : c0 + f0, c1 : c1 + f1].to(torch.float64)
+        out, p = [], v
+        for k in range(self.coefficients.shape[0]):
+            if k:
+                p = p * v
+            out.append(p.sum(dim=(1, 2)))
+        return torch.stack(out, dim=1)
+
+    def baseline(self, x: torch.Tensor) -> torch.Tensor:
+        """The fixed term ``(N, K)`` in float64, in output units (times ``scale``)."""
+        return self.moments(x) @ self.coefficients
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.net(x)
+        return y + (self.baseline(x) / self.scale).to(y.dtype)
+
+    def extra_repr(self) -> str:
+        return f"moments={self.coefficients.shape[0]}, focus={self.focus}, context={self.context}"
+

@@ -14,6 +14,7 @@ A run is described by a YAML file; every key is checked before any training star
     validation_split: 0.1    # fraction of Markov chains held out
     output_dir: runs/ising-c1
     tile_dedup: auto         # sum the network over distinct tiles x counts (exact; fast on spins)
+    baseline: auto           # atoms: a fixed per-species term (focus moments, least squares) + the network
 
 Relative paths are taken relative to the YAML file's folder.
 """
@@ -32,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from ._params import per_axis
 from .errors import InputError
 
-__all__ = ["TrainConfig", "load_config", "train", "export_checkpoint", "build_network", "NETWORKS"]
+__all__ = ["TrainConfig", "load_config", "train", "export_checkpoint", "build_network", "fit_moment_baseline", "NETWORKS"]
 
 NETWORKS = ("ising-dnn", "paper-cnn", "small-cnn")
 
@@ -61,6 +63,10 @@ class TrainConfig:
     description: str | None = None
     lr_decay: float = 1.0  # multiplicative learning-rate decay per epoch (1 = constant)
     tile_dedup: Any = "auto"  # sum over distinct tiles x counts (exact; fast for discrete grids)
+    # atoms: the network learns the label minus a fixed least-squares term in the image moments
+    # sum V^k (k = 1..n), which is a per-species reference energy (ednn.torch.FocusMoments).
+    # auto: n = number of species in the data for atoms, none for spins; none; or n itself.
+    baseline: Any = "auto"
 
     @property
     def out(self) -> Path:
@@ -101,6 +107,10 @@ def _check(cfg: TrainConfig, base: Path | None) -> TrainConfig:
         raise _fail("lr_decay", "a factor in (0, 1]", cfg.lr_decay)
     if cfg.tile_dedup not in ("auto", True, False):
         raise _fail("tile_dedup", "auto, true or false", cfg.tile_dedup)
+    if cfg.baseline is None or cfg.baseline is False:
+        cfg.baseline = "none"
+    if not (cfg.baseline in ("auto", "none") or (isinstance(cfg.baseline, int) and not isinstance(cfg.baseline, bool) and 1 <= cfg.baseline <= 8)):
+        raise _fail("baseline", "auto, none or a number of moments 1..8", cfg.baseline)
     if isinstance(cfg.outputs, str):
         cfg.outputs = [cfg.outputs]
     # relative paths in a config file are relative to that file's folder
@@ -151,17 +161,40 @@ def load_config(source: str | os.PathLike[str] | dict[str, Any], **overrides: An
     return _check(TrainConfig(**raw), base)
 
 
-def build_network(cfg: TrainConfig, tile: int) -> Any:
-    """The per-tile network of ``cfg`` (ising-dnn or paper-cnn)."""
-    from .torch import IsingDNN, PaperCNN
+def build_network(cfg: TrainConfig, tile: int, moments: int = 0, coefficients: Any = None, scale: float = 1.0) -> Any:
+    """The per-tile network of ``cfg`` (ising-dnn, paper-cnn or small-cnn).
 
-    from .torch import SmallCNN
+    With ``moments > 0`` it is wrapped in :class:`ednn.torch.FocusMoments` with ``coefficients``
+    (zeros when None, e.g. before loading a checkpoint) and ``scale``.
+    """
+    from .torch import FocusMoments, IsingDNN, PaperCNN, SmallCNN
 
     if cfg.network == "ising-dnn":
-        return IsingDNN(cfg.focus, cfg.context, channels=1)
-    if cfg.network == "small-cnn":
-        return SmallCNN(tile=tile, channels=1, outputs=len(cfg.outputs))
-    return PaperCNN(tile=tile, channels=1, outputs=len(cfg.outputs))
+        net = IsingDNN(cfg.focus, cfg.context, channels=1)
+    elif cfg.network == "small-cnn":
+        net = SmallCNN(tile=tile, channels=1, outputs=len(cfg.outputs))
+    else:
+        net = PaperCNN(tile=tile, channels=1, outputs=len(cfg.outputs))
+    if moments:
+        a = np.zeros(moments) if coefficients is None else np.asarray(coefficients, dtype=np.float64)
+        net = FocusMoments(net, cfg.focus, cfg.context, a, scale)
+    return net
+
+
+def _moment_count(cfg: TrainConfig, kind: str, species: list[int]) -> int:
+    if cfg.baseline == "none" or (cfg.baseline == "auto" and kind != "atoms"):
+        return 0
+    if cfg.baseline == "auto":
+        return max(1, len(species))
+    return int(cfg.baseline)
+
+
+def species_energies(coefficients: Any, species: list[int], spacing: list[float], gamma: float) -> dict[str, float]:
+    """Per-species reference energies implied by moment coefficients (isolated, well-sampled Gaussians)."""
+    dA = float(np.prod(spacing)) if len(spacing) > 1 else float(spacing[0]) ** 2
+    a = np.asarray(coefficients, dtype=np.float64).ravel()
+    k = np.arange(1, len(a) + 1)
+    return {str(z): float(np.sum(a * float(z) ** k * 2 * np.pi * gamma**2 / (k * dA))) for z in species}
 
 
 def _device(name: str) -> Any:
@@ -213,18 +246,29 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
     torch.manual_seed(cfg.seed)
     f = cfg.focus if isinstance(cfg.focus, int) else cfg.focus[0]
     c = cfg.context if isinstance(cfg.context, int) else cfg.context[0]
-    model = EDNN(build_network(cfg, f + 2 * c), cfg.focus, cfg.context, ndim=2).to(device)
+    n_moments = _moment_count(cfg, ds.kind, ds.metadata.get("species", []))
+    coeffs = None
+    if n_moments:
+        # The fixed per-species term, fitted on the training samples only; the network learns the rest.
+        coeffs = fit_moment_baseline(ds.grids[tr_idx], ds.targets[tr_idx], n_moments)
+        residual = ds.targets[tr_idx] - _moment_matrix(ds.grids[tr_idx], n_moments) @ coeffs
+    else:
+        residual = ds.targets[tr_idx]
     # Output scaling: spins are trained on raw energies; atomic energies (thousands of eV, varying by
     # tens) are standardised: a tile contributes y * scale + offset with offset * n_tiles = mean and
     # scale * n_tiles = std of the training totals, so the network's sum is O(1). Both are exported
     # as ednn.output_scale / ednn.output_offset and stay per tile, hence extensive.
-    n_tiles = int(np.prod([s // fk for s, fk in zip(ds.shape, model.focus)]))
+    fk_all = per_axis("focus", cfg.focus, 2, 1)
+    n_tiles = int(np.prod([s // fk for s, fk in zip(ds.shape, fk_all)]))
     if ds.kind == "ising":
         out_scale, out_offset, loss_scale = 1.0, 0.0, 1.0
     else:
-        t = ds.targets[tr_idx]
-        std = float(t.std()) or 1.0
-        out_scale, out_offset, loss_scale = std / n_tiles, float(t.mean()) / n_tiles, std
+        std = float(residual.std()) or 1.0
+        out_scale, out_offset, loss_scale = std / n_tiles, float(residual.mean()) / n_tiles, std
+    model = EDNN(build_network(cfg, f + 2 * c, n_moments, coeffs, out_scale), cfg.focus, cfg.context, ndim=2).to(device)
+    if n_moments:
+        spread = float(ds.targets[tr_idx].std())
+        log(f"per-species term from {n_moments} image moments: label spread {spread:.4g} -> residual spread {std:.4g} {ds.units}")
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.lr_decay)
     start_epoch, step, best = 0, 0, math.inf
@@ -329,6 +373,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
                 "data_metadata": ds.metadata,
                 "output_scale": out_scale,
                 "output_offset": out_offset,
+                "baseline_moments": n_moments,
             }
             if score < best:
                 best = score
@@ -356,6 +401,38 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
     return summary
 
 
+def _moment_matrix(images: np.ndarray, n_moments: int) -> np.ndarray:
+    """``(N, n)`` float64 sums of ``images[i]^k``, k = 1..n."""
+    M = np.empty((images.shape[0], n_moments))
+    for i in range(images.shape[0]):
+        v = images[i].astype(np.float64).ravel()
+        p = v.copy()
+        for k in range(n_moments):
+            if k:
+                p *= v
+            M[i, k] = p.sum()
+    return M
+
+
+def fit_moment_baseline(images: Any, targets: Any, n_moments: int) -> np.ndarray:
+    """Least-squares ``a`` ``(n_moments,)`` with ``targets ~ sum_k a_k sum(images^k)``, no intercept.
+
+    ``images`` ``(N, ...)`` (moments in float64), ``targets`` ``(N,)``. Columns are scaled to unit
+    norm for the solve. The term is :class:`ednn.torch.FocusMoments`' per-species reference energy.
+    """
+    x = np.asarray(images)
+    y = np.asarray(targets, dtype=np.float64)
+    if x.shape[0] != y.shape[0] or x.shape[0] == 0:
+        raise InputError(f"images, targets: expected the same non-zero length, got {x.shape[0]} and {y.shape[0]}")
+    if isinstance(n_moments, bool) or not isinstance(n_moments, int) or n_moments < 1:
+        raise InputError(f"n_moments: expected a positive int, got {n_moments!r}")
+    M = _moment_matrix(x, n_moments)
+    norm = np.linalg.norm(M, axis=0)
+    norm[norm == 0] = 1.0
+    sol, *_ = np.linalg.lstsq(M / norm, y, rcond=None)
+    return sol / norm
+
+
 def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str], **metadata: Any) -> Path:
     """Write the EDNN model file of a training checkpoint (``best.pt`` / ``last.pt``)."""
     import torch
@@ -369,7 +446,8 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
     if not isinstance(ck, dict) or "config" not in ck or "model" not in ck:
         raise InputError(f"checkpoint: {str(checkpoint)!r} is not an ednn training checkpoint")
     cfg = TrainConfig(**ck["config"])
-    model = EDNN(build_network(cfg, ck["tile"][0]), cfg.focus, cfg.context, ndim=2)
+    n_moments = int(ck.get("baseline_moments", 0))
+    model = EDNN(build_network(cfg, ck["tile"][0], n_moments), cfg.focus, cfg.context, ndim=2)
     model.load_state_dict(ck["model"])
     kind = ck.get("data_kind", "ising")
     dmeta = dict(ck.get("data_metadata", {"label_method": "exact nearest-neighbour Ising energy, J=1"}))
@@ -388,5 +466,14 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
     if ck.get("output_scale", 1.0) != 1.0 or ck.get("output_offset", 0.0) != 0.0:
         meta["output_scale"] = float(ck["output_scale"])
         meta["output_offset"] = float(ck["output_offset"])
+    if n_moments:
+        a = model.net.coefficients[:, 0].numpy()
+        meta["baseline"] = (
+            f"per-species term in the graph: sum_k a_k sum_focus V^k, k=1..{n_moments}, "
+            f"a={json.dumps([float(v) for v in a])}"
+        )
+        if dmeta.get("species") and dmeta.get("spacing"):
+            mu = species_energies(a, dmeta["species"], dmeta["spacing"], float(dmeta.get("gamma", 0.2)))
+            meta["species_energies"] = json.dumps(mu)
     meta.update(metadata)
     return export_onnx(model, out, channels=1, outputs=cfg.outputs, **copy.deepcopy(meta))
