@@ -297,3 +297,35 @@ def test_focus_moments_sum_to_grid_moments_and_recover_species_energies(tmp_path
     path = tmp_path / "moments.onnx"
     export_onnx(model, path, channels=1, units="eV", output_scale=scale)
     np.testing.assert_allclose([ednn.predict(path, im) for im in images], whole, rtol=2e-6)
+
+
+def test_atoms_evaluate_sizes_cli(tmp_path, capsys):
+    pytest.importorskip("tblite")
+    pytest.importorskip("h5py")
+    pytest.importorskip("matplotlib")
+    from ednn import sheets
+    from ednn.atoms_data import label_dataset
+    from ednn.cli import main
+
+    # two small files stand in for two cell sizes (a 240-atom label costs ~10-40 s on 2 cores)
+    small, big = tmp_path / "s60.h5", tmp_path / "other.h5"
+    label_dataset(small, sheets.SheetsConfig(thermal="rattle", snapshots=2, defect_fraction=0.0), 4, seed=1,
+                  workers=0, progress=False)
+    label_dataset(big, sheets.SheetsConfig(thermal="rattle", snapshots=1, defect_fraction=0.0, families=("hbn",)), 1,
+                  seed=2, workers=0, progress=False)
+    cfg = load_config(dict(data=str(small), network="small-cnn", focus=64, context=32, batch_size=2, epochs=1,
+                           validation_split=0, output_dir=str(tmp_path / "run")))
+    model = export_checkpoint(train(cfg, progress=False, log=lambda *a: None)["last"], tmp_path / "m.onnx")
+    out = tmp_path / "eval"
+    assert main(["atoms", "evaluate", str(model), str(small), str(big), "--xtb-samples", "1", "--threads", "1",
+                 "--out-dir", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "| s60.h5 | 4 | 60 |" in text and "| other.h5 | 1 | 60 |" in text, text
+    rows = json.loads((out / "sizes.json").read_text())["rows"]
+    for r in rows:
+        assert r["relabel_max_diff"] < 1e-6  # the same tblite calculation, repeated
+        assert r["speedup"] == pytest.approx(r["xtb_seconds_here"] / r["ednn_seconds"])
+    want = ednn.atoms.predict(model, ednn.atoms_data.load(big)[0])
+    e0 = ednn.atoms_data.load(big).energy[0]
+    assert rows[1]["mae_atom"] == pytest.approx(abs(want - e0) / 60 * 1e3, rel=1e-6)
+    assert (out / "sizes.png").stat().st_size > 0 and (out / "other_parity.png").stat().st_size > 0

@@ -209,3 +209,39 @@ def _atoms(sub: argparse._SubParsersAction) -> None:
         return 0
 
     r.set_defaults(func=run_predict)
+
+    e = cmds.add_parser("evaluate", help="errors per atom and time per energy (EDNN vs xTB) on datasets of several sizes")
+    e.add_argument("model", help="EDNN .onnx sheets model")
+    e.add_argument("datasets", nargs="+", help="labelled HDF5 datasets, e.g. held-out 60-site cells, 4x, 9x, 16x")
+    e.add_argument("--out-dir", default=None, help="write sizes.json, sizes.md, sizes.png and NAME_parity.png here")
+    e.add_argument("--limit", type=int, default=None, help="first N samples of each dataset only")
+    e.add_argument("--threads", type=int, default=None, help="threads for the model (and the xTB re-labels)")
+    e.add_argument("--xtb-samples", type=int, default=0,
+                   help="label the first N samples of each dataset again, timed side by side (default 0: stored times)")
+    e.add_argument("--blas", default=None, help="BLAS preloaded for the xTB re-labels: openblas, mkl or a path")
+    e.add_argument("--spacing", type=_floats, default=None, help="grid spacing per axis, overriding ednn.spacing")
+    e.add_argument("--no-progress", action="store_true")
+
+    def run_evaluate(a: argparse.Namespace) -> int:
+        from .transfer import evaluate_sizes, format_sizes, plot_atoms_parity, plot_sizes
+
+        _need("ase", "h5py")
+        rows = evaluate_sizes(a.model, a.datasets, limit=a.limit, threads=a.threads, xtb_samples=a.xtb_samples,
+                              blas=a.blas, spacing=a.spacing or None, progress=not a.no_progress)
+        table = format_sizes(rows)
+        print(table)
+        if a.out_dir:
+            from pathlib import Path
+
+            out = Path(a.out_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            plain = [{k: v for k, v in r.items() if k not in ("pred", "true", "natoms", "family")} for r in rows]
+            (out / "sizes.json").write_text(json.dumps({"model": a.model, "rows": plain}, indent=2))
+            (out / "sizes.md").write_text(table + "\n")
+            plot_sizes(rows, out / "sizes.png", title=Path(a.model).name)
+            for r in rows:
+                plot_atoms_parity(r, out / f"{Path(r['data']).stem}_parity.png", title=f"{Path(a.model).name} on {Path(r['data']).name}")
+            print(f"wrote {out}/sizes.json, sizes.md, sizes.png and the parity plots")
+        return 0
+
+    e.set_defaults(func=run_evaluate)
