@@ -313,9 +313,13 @@ def test_atoms_evaluate_sizes_cli(tmp_path, capsys):
                   workers=0, progress=False)
     label_dataset(big, sheets.SheetsConfig(thermal="rattle", snapshots=1, defect_fraction=0.0, families=("hbn",)), 1,
                   seed=2, workers=0, progress=False)
-    cfg = load_config(dict(data=str(small), network="small-cnn", focus=64, context=32, batch_size=2, epochs=1,
-                           validation_split=0, output_dir=str(tmp_path / "run")))
+    cfg = load_config(dict(data=str(small), network="small-cnn", focus=32, context=16, downsample=2, pool=2,
+                           batch_size=2, epochs=1, validation_split=0, output_dir=str(tmp_path / "run")))
     model = export_checkpoint(train(cfg, progress=False, log=lambda *a: None)["last"], tmp_path / "m.onnx")
+    m = ednn.Model(model)
+    # downsample 2: the model works on 128 x 128 images of the 60-site cell, at twice the file's spacing
+    assert m.tile == (64, 64)
+    np.testing.assert_allclose(m.spacing, 2 * np.asarray(ednn.sheets.BASE_SPACING), rtol=1e-12)
     out = tmp_path / "eval"
     assert main(["atoms", "evaluate", str(model), str(small), str(big), "--xtb-samples", "1", "--threads", "1",
                  "--out-dir", str(out), "--no-progress"]) == 0
@@ -329,3 +333,31 @@ def test_atoms_evaluate_sizes_cli(tmp_path, capsys):
     e0 = ednn.atoms_data.load(big).energy[0]
     assert rows[1]["mae_atom"] == pytest.approx(abs(want - e0) / 60 * 1e3, rel=1e-6)
     assert (out / "sizes.png").stat().st_size > 0 and (out / "other_parity.png").stat().st_size > 0
+
+
+def test_downsample_and_pool_options(tmp_path):
+    pytest.importorskip("h5py")
+    pytest.importorskip("ase")
+    from ednn import sheets
+    from ednn.atoms_data import label_dataset
+    from ednn.datasets import load_training_data
+    from ednn.torch import SmallCNN
+
+    path = tmp_path / "s.h5"
+    label_dataset(path, sheets.SheetsConfig(thermal="rattle", snapshots=1), 1, seed=0, workers=0, progress=False)
+    full, half = load_training_data(path), load_training_data(path, 2)
+    assert full.shape == (256, 256) and half.shape == (128, 128)
+    assert half.metadata["spacing"] == pytest.approx([2 * v for v in full.metadata["spacing"]])
+    # the same Gaussians sampled half as densely: sum(V) * cell area per point is the same integral
+    assert half.grids.sum() * 4 == pytest.approx(full.grids.sum(), rel=1e-6)
+    with pytest.raises(ednn.InputError, match="downsample: expected a positive int, got 0"):
+        load_training_data(path, 0)
+    with pytest.raises(ednn.InputError, match="config downsample: expected a positive integer, got 0"):
+        load_config(dict(data=str(path), network="small-cnn", focus=64, context=32, downsample=0))
+    with pytest.raises(ednn.InputError, match="downsample: expected a factor that leaves a whole number .*, got 3"):
+        load_config(dict(data=str(path), network="small-cnn", focus=64, context=32, downsample=3))
+    with pytest.raises(ednn.InputError, match="config focus"):
+        load_config(dict(data=str(path), network="small-cnn", focus=48, context=16, downsample=2))
+    with pytest.raises(ednn.InputError, match=r"pool: expected a positive int dividing the tile \(64, 64\), got 3"):
+        SmallCNN(64, pool=3)
+    assert SmallCNN(64, pool=2)(torch.zeros(3, 1, 64, 64)).shape == (3, 1)

@@ -358,16 +358,18 @@ def export_onnx(
 class SmallCNN(nn.Module):
     """A CPU-friendly per-tile CNN for Eq. 2 images (same tiling idea as :class:`PaperCNN`).
 
-    Four stride-2 3×3 convolutions (16, 32, 32, 32 filters, ReLU) reduce a ``t × t`` tile by 16 per
-    axis, then FC 64 (ReLU) and FC ``outputs``. About 4 M multiply-adds per 128² tile, against
-    ~0.9 G for the paper's network.
+    Optional ``pool`` x ``pool`` average pooling, then four stride-2 3×3 convolutions (16, 32, 32, 32
+    filters, ReLU) that reduce the tile by 16 per axis, then FC 64 (ReLU) and FC ``outputs``. About
+    8 M multiply-adds per 128² tile (2 M per 64² tile), against ~0.9 G for the paper's network.
     """
 
-    def __init__(self, tile: int | Sequence[int] = 128, channels: int = 1, outputs: int = 1) -> None:
+    def __init__(self, tile: int | Sequence[int] = 128, channels: int = 1, outputs: int = 1, pool: int = 1) -> None:
         super().__init__()
         t = (tile, tile) if isinstance(tile, int) else tuple(int(v) for v in tile)
-        layers: list[nn.Module] = []
-        c_in, size = channels, list(t)
+        if isinstance(pool, bool) or not isinstance(pool, int) or pool < 1 or any(v % pool for v in t):
+            raise InputError(f"pool: expected a positive int dividing the tile {t}, got {pool!r}")
+        layers: list[nn.Module] = [nn.AvgPool2d(pool)] if pool > 1 else []
+        c_in, size = channels, [v // pool for v in t]
         for c_out in (16, 32, 32, 32):
             layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.ReLU()]
             c_in = c_out

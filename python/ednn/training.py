@@ -67,6 +67,8 @@ class TrainConfig:
     # sum V^k (k = 1..n), which is a per-species reference energy (ednn.torch.FocusMoments).
     # auto: n = number of species in the data for atoms, none for spins; none; or n itself.
     baseline: Any = "auto"
+    downsample: int = 1  # atoms: image at this multiple of the file's grid spacing
+    pool: int = 1  # small-cnn: average-pool the tile by this factor before the convolutions
 
     @property
     def out(self) -> Path:
@@ -83,7 +85,7 @@ def _check(cfg: TrainConfig, base: Path | None) -> TrainConfig:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise _fail(key, "a positive integer", v)
 
-    for key in ("batch_size", "epochs", "checkpoint_every"):
+    for key in ("batch_size", "epochs", "checkpoint_every", "downsample", "pool"):
         pos_int(key)
     if cfg.threads is not None:
         pos_int("threads")
@@ -126,7 +128,7 @@ def _check(cfg: TrainConfig, base: Path | None) -> TrainConfig:
     from ._params import check_divisible, per_axis
     from .datasets import load_training_data
 
-    ds = load_training_data(cfg.data)
+    ds = load_training_data(cfg.data, cfg.downsample)
     f = per_axis("focus", cfg.focus, 2, 1)
     per_axis("context", cfg.context, 2, 0)
     try:
@@ -172,7 +174,7 @@ def build_network(cfg: TrainConfig, tile: int, moments: int = 0, coefficients: A
     if cfg.network == "ising-dnn":
         net = IsingDNN(cfg.focus, cfg.context, channels=1)
     elif cfg.network == "small-cnn":
-        net = SmallCNN(tile=tile, channels=1, outputs=len(cfg.outputs))
+        net = SmallCNN(tile=tile, channels=1, outputs=len(cfg.outputs), pool=cfg.pool)
     else:
         net = PaperCNN(tile=tile, channels=1, outputs=len(cfg.outputs))
     if moments:
@@ -238,7 +240,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = _device(cfg.device)
-    ds = load_training_data(cfg.data)
+    ds = load_training_data(cfg.data, cfg.downsample)
     L = ds.shape[-1]
     x_all = torch.from_numpy(ds.grids.astype(np.float32))
     y_all = torch.from_numpy(ds.targets.astype(np.float64)[:, None])
