@@ -22,5 +22,7 @@ CASES = [(p, i, code) for p in DOCS for i, code in enumerate(_blocks(p))]
 def test_example_runs(path, index, code, tmp_path, monkeypatch, capsys):
     if "import torch" in code or "ednn.torch" in code:
         pytest.importorskip("torch")
+    if "ednn.sheets" in code or "from ednn import sheets" in code or "import ase" in code:
+        pytest.importorskip("ase")
     monkeypatch.chdir(tmp_path)
     exec(compile(code, f"{path.name}[{index}]", "exec"), {"__name__": "__doc_example__"})
