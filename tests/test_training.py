@@ -315,13 +315,19 @@ def test_atoms_evaluate_sizes_cli(tmp_path, capsys):
                   seed=2, workers=0, progress=False)
     cfg = load_config(dict(data=str(small), network="small-cnn", focus=32, context=16, downsample=2, pool=2,
                            batch_size=2, epochs=1, validation_split=0, output_dir=str(tmp_path / "run")))
-    model = export_checkpoint(train(cfg, progress=False, log=lambda *a: None)["last"], tmp_path / "m.onnx")
+    last = train(cfg, progress=False, log=lambda *a: None)["last"]
+    model = tmp_path / "m.onnx"
+    assert main(["export", last, "--out", str(model), "--meta", "test_mae=1.5", "--meta", "ednn.note=a=b"]) == 0
     m = ednn.Model(model)
+    assert m.metadata["ednn.test_mae"] == "1.5" and m.metadata["ednn.note"] == "a=b"
+    assert main(["export", last, "--out", str(tmp_path / "x.onnx"), "--meta", "novalue"]) == 2
+    assert "--meta: expected KEY=VALUE, got 'novalue'" in capsys.readouterr().err
     # downsample 2: the model works on 128 x 128 images of the 60-site cell, at twice the file's spacing
     assert m.tile == (64, 64)
     np.testing.assert_allclose(m.spacing, 2 * np.asarray(ednn.sheets.BASE_SPACING), rtol=1e-12)
     out = tmp_path / "eval"
-    assert main(["atoms", "evaluate", str(model), str(small), str(big), "--xtb-samples", "1", "--threads", "1",
+    model = str(model)
+    assert main(["atoms", "evaluate", model, str(small), str(big), "--xtb-samples", "1", "--threads", "1",
                  "--out-dir", str(out), "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "| s60.h5 | 4 | 60 |" in text and "| other.h5 | 1 | 60 |" in text, text

@@ -75,12 +75,21 @@ def _export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write the EDNN model file (ONNX) of a training checkpoint")
     p.add_argument("checkpoint", help="best.pt or last.pt of `ednn train`")
     p.add_argument("--out", required=True, help="output .onnx file")
+    p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra ednn.KEY metadata (repeatable), e.g. --meta test_mae=12.3")
 
     def run(a: argparse.Namespace) -> int:
+        from .errors import InputError
         from .model import Model
         from .training import export_checkpoint
 
-        path = export_checkpoint(a.checkpoint, a.out)
+        extra = {}
+        for item in a.meta:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise InputError(f"--meta: expected KEY=VALUE, got {item!r}")
+            extra[key.strip().removeprefix("ednn.")] = value
+        path = export_checkpoint(a.checkpoint, a.out, **extra)
         print(Model(path).summary())
         return 0
 
