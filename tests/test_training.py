@@ -313,7 +313,7 @@ def test_atoms_evaluate_sizes_cli(tmp_path, capsys):
                   workers=0, progress=False)
     label_dataset(big, sheets.SheetsConfig(thermal="rattle", snapshots=1, defect_fraction=0.0, families=("hbn",)), 1,
                   seed=2, workers=0, progress=False)
-    cfg = load_config(dict(data=str(small), network="small-cnn", focus=32, context=16, downsample=2, pool=2,
+    cfg = load_config(dict(data=str(small), network="small-cnn", focus=32, context=16, downsample=2, pool=2, powers=2,
                            batch_size=2, epochs=1, validation_split=0, output_dir=str(tmp_path / "run")))
     last = train(cfg, progress=False, log=lambda *a: None)["last"]
     model = tmp_path / "m.onnx"
@@ -367,3 +367,9 @@ def test_downsample_and_pool_options(tmp_path):
     with pytest.raises(ednn.InputError, match=r"pool: expected a positive int dividing the tile \(64, 64\), got 3"):
         SmallCNN(64, pool=3)
     assert SmallCNN(64, pool=2)(torch.zeros(3, 1, 64, 64)).shape == (3, 1)
+    net = SmallCNN(64, powers=3)
+    assert net.features[0].in_channels == 3 and net(torch.ones(2, 1, 64, 64)).shape == (2, 1)
+    with pytest.raises(ednn.InputError, match="powers: expected an int in 1..4, got 0"):
+        SmallCNN(64, powers=0)
+    with pytest.raises(ednn.InputError, match=r"config pool/powers: expected 1 for network paper-cnn"):
+        load_config(dict(data=str(path), network="paper-cnn", focus=64, context=32, powers=2))

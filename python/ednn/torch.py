@@ -358,18 +358,28 @@ def export_onnx(
 class SmallCNN(nn.Module):
     """A CPU-friendly per-tile CNN for Eq. 2 images (same tiling idea as :class:`PaperCNN`).
 
-    Optional ``pool`` x ``pool`` average pooling, then four stride-2 3×3 convolutions (16, 32, 32, 32
-    filters, ReLU) that reduce the tile by 16 per axis, then FC 64 (ReLU) and FC ``outputs``. About
-    8 M multiply-adds per 128² tile (2 M per 64² tile), against ~0.9 G for the paper's network.
+    Optional ``pool`` x ``pool`` average pooling; optional pixel powers: with ``powers = p > 1`` the
+    image ``V`` becomes ``p`` channels ``V (V / power_scale)^(k-1)``, k = 1..p, so that the peak
+    heights Z (5, 6, 7 for B, C, N) — which a ReLU network otherwise has to resolve from one
+    intensity — are linearly separable per pixel (as the moments of :class:`FocusMoments` are per
+    tile). Then four stride-2 3×3 convolutions (16, 32, 32, 32 filters, ReLU) that reduce the tile
+    by 16 per axis, FC 64 (ReLU) and FC ``outputs``. About 8 M multiply-adds per 128² tile (2 M per
+    64² tile), against ~0.9 G for the paper's network.
     """
 
-    def __init__(self, tile: int | Sequence[int] = 128, channels: int = 1, outputs: int = 1, pool: int = 1) -> None:
+    def __init__(self, tile: int | Sequence[int] = 128, channels: int = 1, outputs: int = 1, pool: int = 1,
+                 powers: int = 1, power_scale: float = 6.0) -> None:
         super().__init__()
         t = (tile, tile) if isinstance(tile, int) else tuple(int(v) for v in tile)
         if isinstance(pool, bool) or not isinstance(pool, int) or pool < 1 or any(v % pool for v in t):
             raise InputError(f"pool: expected a positive int dividing the tile {t}, got {pool!r}")
+        if isinstance(powers, bool) or not isinstance(powers, int) or not 1 <= powers <= 4:
+            raise InputError(f"powers: expected an int in 1..4, got {powers!r}")
+        if not (isinstance(power_scale, (int, float)) and power_scale > 0):
+            raise InputError(f"power_scale: expected a positive number, got {power_scale!r}")
+        self.powers, self.power_scale = powers, float(power_scale)
         layers: list[nn.Module] = [nn.AvgPool2d(pool)] if pool > 1 else []
-        c_in, size = channels, [v // pool for v in t]
+        c_in, size = channels * powers, [v // pool for v in t]
         for c_out in (16, 32, 32, 32):
             layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.ReLU()]
             c_in = c_out
@@ -379,6 +389,13 @@ class SmallCNN(nn.Module):
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(self.flat_features, 64), nn.ReLU(), nn.Linear(64, outputs))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.powers > 1:
+            r = x / self.power_scale
+            chans, p = [x], x
+            for _ in range(self.powers - 1):
+                p = p * r
+                chans.append(p)
+            x = torch.cat(chans, dim=1)
         return self.head(self.features(x))
 
 

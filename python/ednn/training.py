@@ -69,6 +69,7 @@ class TrainConfig:
     baseline: Any = "auto"
     downsample: int = 1  # atoms: image at this multiple of the file's grid spacing
     pool: int = 1  # small-cnn: average-pool the tile by this factor before the convolutions
+    powers: int = 1  # small-cnn: V, V^2, ... as input channels (species separable per pixel)
 
     @property
     def out(self) -> Path:
@@ -85,7 +86,7 @@ def _check(cfg: TrainConfig, base: Path | None) -> TrainConfig:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise _fail(key, "a positive integer", v)
 
-    for key in ("batch_size", "epochs", "checkpoint_every", "downsample", "pool"):
+    for key in ("batch_size", "epochs", "checkpoint_every", "downsample", "pool", "powers"):
         pos_int(key)
     if cfg.threads is not None:
         pos_int("threads")
@@ -93,6 +94,8 @@ def _check(cfg: TrainConfig, base: Path | None) -> TrainConfig:
         raise _fail("seed", "an integer", cfg.seed)
     if cfg.network not in NETWORKS:
         raise _fail("network", f"one of {', '.join(NETWORKS)}", cfg.network)
+    if cfg.network != "small-cnn" and (cfg.pool != 1 or cfg.powers != 1):
+        raise _fail("pool/powers", f"1 for network {cfg.network} (small-cnn options)", (cfg.pool, cfg.powers))
     if cfg.device not in ("auto", "cpu", "cuda") and not str(cfg.device).startswith("cuda:"):
         raise _fail("device", "auto, cpu or cuda[:N]", cfg.device)
     try:
@@ -174,7 +177,7 @@ def build_network(cfg: TrainConfig, tile: int, moments: int = 0, coefficients: A
     if cfg.network == "ising-dnn":
         net = IsingDNN(cfg.focus, cfg.context, channels=1)
     elif cfg.network == "small-cnn":
-        net = SmallCNN(tile=tile, channels=1, outputs=len(cfg.outputs), pool=cfg.pool)
+        net = SmallCNN(tile=tile, channels=1, outputs=len(cfg.outputs), pool=cfg.pool, powers=cfg.powers)
     else:
         net = PaperCNN(tile=tile, channels=1, outputs=len(cfg.outputs))
     if moments:
