@@ -327,7 +327,7 @@ def test_atoms_evaluate_sizes_cli(tmp_path, capsys):
     np.testing.assert_allclose(m.spacing, 2 * np.asarray(ednn.sheets.BASE_SPACING), rtol=1e-12)
     out = tmp_path / "eval"
     model = str(model)
-    assert main(["atoms", "evaluate", model, str(small), str(big), "--xtb-samples", "1", "--threads", "1",
+    assert main(["atoms", "evaluate", model, str(small), str(big), "--xtb-samples", "1,1", "--threads", "1",
                  "--out-dir", str(out), "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "| s60.h5 | 4 | 60 |" in text and "| other.h5 | 1 | 60 |" in text, text

@@ -216,8 +216,9 @@ def _atoms(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--out-dir", default=None, help="write sizes.json, sizes.md, sizes.png and NAME_parity.png here")
     e.add_argument("--limit", type=int, default=None, help="first N samples of each dataset only")
     e.add_argument("--threads", type=int, default=None, help="threads for the model (and the xTB re-labels)")
-    e.add_argument("--xtb-samples", type=int, default=0,
-                   help="label the first N samples of each dataset again, timed side by side (default 0: stored times)")
+    e.add_argument("--xtb-samples", type=_ints, default=(0,),
+                   help="label the first N samples of each dataset again, timed side by side; one N, or one per "
+                        "dataset (e.g. 10,3,1,0); 0: the label times stored in the file (default)")
     e.add_argument("--blas", default=None, help="BLAS preloaded for the xTB re-labels: openblas, mkl or a path")
     e.add_argument("--spacing", type=_floats, default=None, help="grid spacing per axis, overriding ednn.spacing")
     e.add_argument("--no-progress", action="store_true")
@@ -226,7 +227,8 @@ def _atoms(sub: argparse._SubParsersAction) -> None:
         from .transfer import evaluate_sizes, format_sizes, plot_atoms_parity, plot_sizes
 
         _need("ase", "h5py")
-        rows = evaluate_sizes(a.model, a.datasets, limit=a.limit, threads=a.threads, xtb_samples=a.xtb_samples,
+        rows = evaluate_sizes(a.model, a.datasets, limit=a.limit, threads=a.threads,
+                              xtb_samples=a.xtb_samples[0] if len(a.xtb_samples) == 1 else list(a.xtb_samples),
                               blas=a.blas, spacing=a.spacing or None, progress=not a.no_progress)
         table = format_sizes(rows)
         print(table)

@@ -60,7 +60,7 @@ def evaluate_sizes(
     *,
     limit: int | None = None,
     threads: int | None = None,
-    xtb_samples: int = 0,
+    xtb_samples: int | list[int] = 0,
     blas: str | None = None,
     spacing: Any = None,
     progress: bool = True,
@@ -70,7 +70,7 @@ def evaluate_sizes(
     Keys: ``data``, ``samples``, ``atoms`` (mean), ``area`` (mean, Å²), ``mae_atom`` / ``median_atom``
     / ``rmse_atom`` / ``bias_atom`` (meV/atom), ``mae_area`` (meV/Å²), ``ednn_seconds`` (median per
     energy), ``xtb_seconds`` (median stored label time), ``xtb_seconds_here`` (median of the
-    re-labelled samples, when ``xtb_samples``), ``speedup`` (xTB / EDNN, from the side-by-side times
+    re-labelled samples, when ``xtb_samples`` (one count, or one per dataset) asks for some), ``speedup`` (xTB / EDNN, from the side-by-side times
     when measured), and the per-sample arrays ``pred``, ``true``, ``natoms``, ``family``.
     """
     from .atoms import predict
@@ -83,12 +83,15 @@ def evaluate_sizes(
     for d in datasets:
         if not Path(d).is_file():
             raise InputError(f"datasets: expected an existing HDF5 file, got {str(d)!r} (no such file)")
-    if isinstance(xtb_samples, bool) or not isinstance(xtb_samples, int) or xtb_samples < 0:
-        raise InputError(f"xtb_samples: expected an int >= 0, got {xtb_samples!r}")
+    per = [xtb_samples] * len(datasets) if isinstance(xtb_samples, int) else list(xtb_samples)
+    if len(per) != len(datasets) or any(isinstance(k, bool) or not isinstance(k, int) or k < 0 for k in per):
+        raise InputError(
+            f"xtb_samples: expected an int >= 0 or one per dataset ({len(datasets)}), got {xtb_samples!r}"
+        )
     m = load_model(model)
     n_threads = threads or os.cpu_count() or 1
     rows = []
-    for d in datasets:
+    for d, n_xtb in zip(datasets, per):
         ds = load(d)
         n = min(len(ds), limit or len(ds))
         if n == 0:
@@ -119,8 +122,8 @@ def evaluate_sizes(
             "pred": pred, "true": true, "natoms": natoms,
             "family": [str(f) for f in np.asarray(ds.columns["family"][:n]).astype(str)],
         }
-        if xtb_samples:
-            again = _relabel(str(d), min(xtb_samples, n), n_threads, blas)
+        if n_xtb:
+            again = _relabel(str(d), min(n_xtb, n), n_threads, blas)
             row["xtb_seconds_here"] = float(np.median([r["seconds"] for r in again]))
             row["xtb_samples_here"] = len(again)
             row["relabel_max_diff"] = float(max(abs(r["energy"] - true[r["index"]]) for r in again))
