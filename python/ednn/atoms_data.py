@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .labels import Label, LabelError, LabelSettings, blas_in_use, blas_preload_path, label, tblite_version
+from .labels import Label, LabelError, LabelSettings, blas_in_use, blas_preload_path, label, tblite_version, worker_env
 from .progress import progress_bar
 from .sheets import (
     BASE_CELLS,
@@ -343,10 +343,7 @@ def _run(todo: dict[int, list[int]], cfg: dict[str, Any], seed: int, sdict: dict
         return
     import multiprocessing as mp
 
-    env = {k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    env.setdefault("OMP_STACKSIZE", os.environ.get("OMP_STACKSIZE", "512M"))  # large cells need a deep stack
-    if preload:
-        env["LD_PRELOAD"] = ":".join(p for p in (preload, os.environ.get("LD_PRELOAD", "")) if p)
+    env = worker_env(threads, preload)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # spawned workers inherit it; this process is unaffected (already running)
     try:

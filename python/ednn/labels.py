@@ -58,6 +58,7 @@ __all__ = [
     "xtb_energy",
     "blas_preload_path",
     "blas_in_use",
+    "worker_env",
     "tblite_version",
     "HARTREE_EV",
     "BOHR_ANGSTROM",
@@ -278,6 +279,17 @@ def blas_preload_path(blas: str | os.PathLike[str] | None) -> str | None:
         raise InputError(f"blas: expected 'openblas', 'mkl', 'none' or the path of a BLAS library, got {name!r} "
                          "(no such file)")
     return name
+
+
+def worker_env(threads: int, preload: str | None = None) -> dict[str, str]:
+    """Environment variables for a labelling process: ``threads`` OpenMP/BLAS threads, a deep OpenMP
+    stack (large cells need it; an ``OMP_STACKSIZE`` already set is kept) and ``preload`` (a library
+    path from :func:`blas_preload_path`) prepended to ``LD_PRELOAD``."""
+    env = {k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    env["OMP_STACKSIZE"] = os.environ.get("OMP_STACKSIZE", "512M")
+    if preload:
+        env["LD_PRELOAD"] = ":".join(p for p in (preload, os.environ.get("LD_PRELOAD", "")) if p)
+    return env
 
 
 def blas_in_use() -> str:

@@ -39,15 +39,9 @@ for i in range(min(n, len(ds))):
 
 
 def _relabel(path: str, n: int, threads: int, blas: str | None) -> list[dict[str, Any]]:
-    from .labels import blas_preload_path
+    from .labels import blas_preload_path, worker_env
 
-    env = dict(os.environ)
-    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[k] = str(threads)
-    env.setdefault("OMP_STACKSIZE", "512M")
-    pre = blas_preload_path(blas)
-    if pre:
-        env["LD_PRELOAD"] = ":".join(p for p in (pre, env.get("LD_PRELOAD", "")) if p)
+    env = {**os.environ, **worker_env(threads, blas_preload_path(blas))}
     out = subprocess.run([sys.executable, "-c", _RELABEL, path, str(n)], env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"re-labelling {path} failed:\n{out.stderr[-2000:]}")
