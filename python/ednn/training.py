@@ -249,28 +249,28 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
     y_all = torch.from_numpy(ds.targets.astype(np.float64)[:, None])
     tr_idx, va_idx = _split(ds.groups, cfg.validation_split, cfg.seed)
     torch.manual_seed(cfg.seed)
-    f = cfg.focus if isinstance(cfg.focus, int) else cfg.focus[0]
-    c = cfg.context if isinstance(cfg.context, int) else cfg.context[0]
+    focus = per_axis("focus", cfg.focus, 2, 1)
+    context = per_axis("context", cfg.context, 2, 0)
     n_moments = _moment_count(cfg, ds.kind, ds.metadata.get("species", []))
     coeffs = None
+    residual = ds.targets[tr_idx]
     if n_moments:
         # The fixed per-species term, fitted on the training samples only; the network learns the rest.
-        coeffs = fit_moment_baseline(ds.grids[tr_idx], ds.targets[tr_idx], n_moments)
-        residual = ds.targets[tr_idx] - _moment_matrix(ds.grids[tr_idx], n_moments) @ coeffs
-    else:
-        residual = ds.targets[tr_idx]
+        M = _moment_matrix(ds.grids[tr_idx], n_moments)
+        coeffs = _solve_moments(M, residual)
+        residual = residual - M @ coeffs
     # Output scaling: spins are trained on raw energies; atomic energies (thousands of eV, varying by
     # tens) are standardised: a tile contributes y * scale + offset with offset * n_tiles = mean and
     # scale * n_tiles = std of the training totals, so the network's sum is O(1). Both are exported
     # as ednn.output_scale / ednn.output_offset and stay per tile, hence extensive.
-    fk_all = per_axis("focus", cfg.focus, 2, 1)
-    n_tiles = int(np.prod([s // fk for s, fk in zip(ds.shape, fk_all)]))
+    n_tiles = int(np.prod([s // fk for s, fk in zip(ds.shape, focus)]))
     if ds.kind == "ising":
         out_scale, out_offset, loss_scale = 1.0, 0.0, 1.0
     else:
         std = float(residual.std()) or 1.0
         out_scale, out_offset, loss_scale = std / n_tiles, float(residual.mean()) / n_tiles, std
-    model = EDNN(build_network(cfg, f + 2 * c, n_moments, coeffs, out_scale), cfg.focus, cfg.context, ndim=2).to(device)
+    tile = focus[0] + 2 * context[0]
+    model = EDNN(build_network(cfg, tile, n_moments, coeffs, out_scale), cfg.focus, cfg.context, ndim=2).to(device)
     if n_moments:
         spread = float(ds.targets[tr_idx].std())
         log(f"per-species term from {n_moments} image moments: label spread {spread:.4g} -> residual spread {std:.4g} {ds.units}")
@@ -431,7 +431,11 @@ def fit_moment_baseline(images: Any, targets: Any, n_moments: int) -> np.ndarray
         raise InputError(f"images, targets: expected the same non-zero length, got {x.shape[0]} and {y.shape[0]}")
     if isinstance(n_moments, bool) or not isinstance(n_moments, int) or n_moments < 1:
         raise InputError(f"n_moments: expected a positive int, got {n_moments!r}")
-    M = _moment_matrix(x, n_moments)
+    return _solve_moments(_moment_matrix(x, n_moments), y)
+
+
+def _solve_moments(M: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least squares ``M a ~ y`` with the columns of ``M`` scaled to unit norm for the solve."""
     norm = np.linalg.norm(M, axis=0)
     norm[norm == 0] = 1.0
     sol, *_ = np.linalg.lstsq(M / norm, y, rcond=None)
