@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["error_metrics", "format_metrics", "plot_parity", "plot_learning_curve"]
+__all__ = ["error_metrics", "format_metrics", "plot_parity", "plot_learning_curve", "pyplot", "save_figure"]
 
 
 def error_metrics(pred: np.ndarray, true: np.ndarray, sites: int) -> dict[str, float]:
@@ -52,6 +52,27 @@ def format_metrics(m: dict[str, float], units: str = "", title: str = "") -> str
     return "\n".join(lines)
 
 
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the non-interactive Agg backend (plots are written to files)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = 120) -> Path:
+    """Write ``fig`` to ``path`` (creating its folder), close it, return the path."""
+    import matplotlib.pyplot as plt
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=dpi)
+    plt.close(fig)
+    return out
+
+
 def plot_parity(
     pred: np.ndarray,
     true: np.ndarray,
@@ -64,10 +85,7 @@ def plot_parity(
     color_label: str = "",
 ) -> Path:
     """Two panels as in the paper: (a) predicted vs true per site, (b) error vs true per site."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     p = np.asarray(pred, dtype=np.float64).reshape(-1) / sites
     t = np.asarray(true, dtype=np.float64).reshape(-1) / sites
@@ -92,21 +110,14 @@ def plot_parity(
         fig.colorbar(sc, ax=[a, b], label=color_label)
     if title:
         fig.suptitle(title)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=130)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path, dpi=130)
 
 
 def plot_learning_curve(csv_path: str | os.PathLike[str], path: str | os.PathLike[str], units: str = "") -> Path:
     """Training MSE, validation MSE and validation MAE per epoch (log scale) from ``ednn train``'s CSV."""
     import csv
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     with open(csv_path, newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -120,7 +131,4 @@ def plot_learning_curve(csv_path: str | os.PathLike[str], path: str | os.PathLik
     ax.set_title("learning curve (errors of the summed output)")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path, dpi=120)

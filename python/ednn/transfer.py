@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
+from .metrics import pyplot, save_figure
 
 __all__ = ["evaluate_sizes", "format_sizes", "plot_sizes", "plot_atoms_parity"]
 
@@ -144,10 +145,7 @@ def format_sizes(rows: list[dict[str, Any]]) -> str:
 
 def plot_sizes(rows: list[dict[str, Any]], path: str | os.PathLike[str], title: str = "") -> Path:
     """Two panels: per-atom MAE vs atoms (Fig. 9 style) and time per energy, EDNN vs xTB, vs atoms."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     atoms = np.array([r["atoms"] for r in rows])
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
@@ -171,18 +169,12 @@ def plot_sizes(rows: list[dict[str, Any]], path: str | os.PathLike[str], title: 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path)
 
 
 def plot_atoms_parity(row: dict[str, Any], path: str | os.PathLike[str], title: str = "") -> Path:
     """Paper Figs 5/7 style: predicted vs true energy per atom and the error, coloured by family."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     t = row["true"] / row["natoms"]
     p = row["pred"] / row["natoms"]
@@ -204,7 +196,4 @@ def plot_atoms_parity(row: dict[str, Any], path: str | os.PathLike[str], title: 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path)
