@@ -22,11 +22,14 @@ onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 
-def linear_model(path: Path, weights: np.ndarray, focus, context, **meta: str) -> Path:
-    """Per-tile network ``(N, 1, t...) -> (N, K)``: ``y[:, k] = sum(tile * weights[..., k])``."""
-    t = weights.shape[:-1]
+def linear_model(path: Path, weights: np.ndarray, focus, context, channels: int = 1, **meta: str) -> Path:
+    """Per-tile network ``(N, C, t...) -> (N, K)``: ``y[:, k] = sum(tile * weights[..., k])``.
+
+    ``weights`` ``(t..., K)`` for one channel, ``(C, t..., K)`` for ``channels = C > 1``.
+    """
+    t = weights.shape[:-1] if channels == 1 else weights.shape[1:-1]
     k = weights.shape[-1]
-    n = math.prod(t)
+    n = math.prod(weights.shape[:-1])
     inits = [
         numpy_helper.from_array(np.array([-1, n], dtype=np.int64), "flat_shape"),
         numpy_helper.from_array(weights.reshape(n, k).astype(np.float32), "w"),
@@ -36,12 +39,12 @@ def linear_model(path: Path, weights: np.ndarray, focus, context, **meta: str) -
         helper.make_node("MatMul", ["flat", "w"], ["y"]),
     ]
     graph = helper.make_graph(
-        nodes, "linear", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, *t])],
+        nodes, "linear", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", channels, *t])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", k])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     outputs = ["energy"] if k == 1 else ["energy"] + [f"q{i}" for i in range(1, k)]
-    props = metadata_dict(focus=focus, context=context, ndim=len(t), channels=1, outputs=outputs)
+    props = metadata_dict(focus=focus, context=context, ndim=len(t), channels=channels, outputs=outputs)
     props.update(meta)
     helper.set_model_props(model, props)
     onnx.save_model(model, str(path))
@@ -253,3 +256,55 @@ def test_cli_predict(sum_model, tmp_path, rng, capsys):
     assert first == pytest.approx(want, rel=1e-6)  # the file holds positions to ~1e-8
     assert main(["atoms", "predict", str(sum_model), str(path), "--spacing", "0.5"]) == 2
     assert "grid of 12 points on axis 1 (edge 6, spacing 0.5) is not a multiple" in capsys.readouterr().err
+
+
+def _rippled_sheet(rng, lengths):
+    """A rippled honeycomb-like point set: many bonds with height differences."""
+    from ednn.sheets import honeycomb
+
+    pytest.importorskip("ase")
+    a = honeycomb((3, 5))
+    pos = a.positions.copy()
+    pos[:, 2] += 0.4 * np.sin(2 * np.pi * pos[:, 0] / a.cell[0, 0]) + rng.normal(0, 0.1, len(a))
+    return pos, np.where(rng.random(len(a)) < 0.5, 5.0, 7.0), a.cell.array
+
+
+def test_bond_height_channel_streams_like_the_whole_grid(tmp_path, rng):
+    """A two-channel model (V, bond_dz2): streamed windows equal ednn.predict on the whole two-channel grid."""
+    pos, z, cell = _rippled_sheet(rng, None)
+    focus, context = (8, 8), (4, 6)
+    w = rng.normal(size=(2, 16, 20, 1))
+    spacing = (cell[0, 0] / 48, cell[1, 1] / 40)  # 48 x 40 grid: 6 x 5 tiles
+    path = linear_model(tmp_path / "two.onnx", w, focus, context, channels=2,
+                        **{"ednn.gamma": "0.2", "ednn.spacing": f"{float(spacing[0])!r},{float(spacing[1])!r}",
+                           "ednn.channel_names": "V,bond_dz2"})
+    grid = ednn.bonds.images(pos, z, cell, (48, 40), gamma=0.2, dtype=np.float64)
+    assert grid[1].max() > 1.0  # the bond channel is not empty
+    want = ednn.predict(path, grid)
+    assert eatoms.image(path, pos, z, cell).shape == (2, 48, 40)
+    np.testing.assert_allclose(eatoms.image(path, pos, z, cell), grid, rtol=0, atol=1e-5 * np.abs(grid).max())
+    for max_window in (None, 16 * 20, 500):
+        got = eatoms.predict(path, pos, z, cell, max_window=max_window)
+        assert got == pytest.approx(want, rel=1e-5, abs=1e-5 * np.abs(w).sum()), max_window
+    # the second channel matters: the V-only part of the model differs
+    w_v = w.copy()
+    w_v[1] = 0.0
+    only_v = linear_model(tmp_path / "v.onnx", w_v, focus, context, channels=2,
+                          **{"ednn.gamma": "0.2", "ednn.spacing": f"{float(spacing[0])!r},{float(spacing[1])!r}",
+                             "ednn.channel_names": "V,bond_dz2"})
+    assert abs(eatoms.predict(only_v, pos, z, cell) - want) > 1e-3 * abs(want)
+
+
+def test_channel_metadata_is_checked(tmp_path, rng):
+    pos, z, cell = _rippled_sheet(rng, None)
+    w = np.ones((2, 16, 16, 1))
+    meta = {"ednn.gamma": "0.2", "ednn.spacing": f"{float(cell[0, 0]) / 32!r},{float(cell[1, 1]) / 32!r}"}
+    unnamed = linear_model(tmp_path / "a.onnx", w, (8, 8), (4, 4), channels=2, **meta)
+    with pytest.raises(ednn.InputError, match="ednn.channel_names"):
+        eatoms.predict(unnamed, pos, z, cell)
+    wrong = linear_model(tmp_path / "b.onnx", w, (8, 8), (4, 4), channels=2, **meta, **{"ednn.channel_names": "V"})
+    with pytest.raises(ednn.InputError, match="expected 2 names"):
+        eatoms.predict(wrong, pos, z, cell)
+    unknown = linear_model(tmp_path / "c.onnx", w, (8, 8), (4, 4), channels=2, **meta, **{"ednn.channel_names": "V,z"})
+    with pytest.raises(ednn.InputError, match="channel_names"):
+        eatoms.image(unknown, pos, z, cell)

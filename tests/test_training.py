@@ -373,3 +373,46 @@ def test_downsample_and_pool_options(tmp_path):
         SmallCNN(64, powers=0)
     with pytest.raises(ednn.InputError, match=r"config pool/powers: expected 1 for network paper-cnn"):
         load_config(dict(data=str(path), network="paper-cnn", focus=64, context=32, powers=2))
+
+
+def test_train_with_bond_height_channel(tmp_path):
+    """channels: [V, bond_dz2] trains a two-channel model whose file predicts atoms like its torch graph."""
+    pytest.importorskip("tblite")
+    pytest.importorskip("h5py")
+    pytest.importorskip("ase")
+    from ednn import sheets
+    from ednn.atoms_data import label_dataset, load
+    from ednn.datasets import load_training_data
+    from ednn.torch import EDNN, SmallCNN
+    from ednn.training import build_network
+
+    path = tmp_path / "sheets.h5"
+    label_dataset(path, sheets.SheetsConfig(thermal="rattle", snapshots=2), 2, seed=3, workers=0, progress=False)
+    data = load_training_data(path, 2, ["V", "bond_dz2"])
+    assert data.grids.shape == (2, 2, 128, 128) and data.grids[:, 1].max() > 0.1
+    np.testing.assert_array_equal(data.grids[:, 0], load_training_data(path, 2).grids[:, 0])
+    assert data.metadata["channel_names"] == "V,bond_dz2"
+    cfg = load_config(dict(data=str(path), network="small-cnn", focus=32, context=16, downsample=2, powers=3,
+                           channels=["V", "bond_dz2"], batch_size=2, epochs=1, validation_split=0,
+                           output_dir=str(tmp_path / "run")))
+    s = train(cfg, progress=False, log=lambda *a: None)
+    m = ednn.Model(export_checkpoint(s["last"], tmp_path / "two.onnx"))
+    assert m.channels == 2 and m.metadata["ednn.channel_names"] == "V,bond_dz2"
+    assert float(m.metadata["ednn.bond_cutoff"]) == ednn.bonds.BOND_CUTOFF
+    ds = load(path)
+    img = ednn.atoms.image(m, ds[1])
+    assert img.shape == (2, 128, 128)
+    ck = torch.load(s["last"], weights_only=False)
+    net = EDNN(build_network(cfg, 64, ck["baseline_moments"]), 32, 16)
+    net.load_state_dict(ck["model"])
+    with torch.no_grad():
+        raw = float(net(torch.from_numpy(img[None])).double())
+    e_torch = raw * ck["output_scale"] + ck["output_offset"] * 16
+    # float32 networks in two runtimes over 16 tiles; totals of ~ -3500 eV
+    assert ednn.atoms.predict(m, ds[1]) == pytest.approx(e_torch, rel=1e-5)
+    assert ednn.predict(m, img) == pytest.approx(e_torch, rel=1e-5)
+    # powers apply to channel 0 only: V, V^2, V^3 + bond heights
+    assert SmallCNN(64, channels=2, powers=3).features[0].in_channels == 4
+    with pytest.raises(ednn.InputError, match=r"config channels: expected 'V' first"):
+        load_config(dict(data=str(path), network="small-cnn", focus=32, context=16, downsample=2,
+                         channels=["bond_dz2"]))

@@ -10,7 +10,7 @@ network that sees one focus + context tile at a time; the tile contributions are
 
 from __future__ import annotations
 
-from . import atoms, models, reference
+from . import atoms, bonds, models, reference
 from ._ednn import __version__
 from .accumulate import Accumulator
 from .errors import InputError, ModelFileError
@@ -24,6 +24,7 @@ __all__ = [
     "__version__",
     "Accumulator",
     "atoms",
+    "bonds",
     "DeviceArray",
     "InputError",
     "Model",

@@ -25,7 +25,7 @@ from .predict import DEFAULT_BATCH_BYTES
 from .progress import progress_bar
 from .rasterize import CUTOFF_GAMMAS, _cell_lengths, _is_ase_atoms, prepare, rasterize
 
-__all__ = ["predict", "grid_shape", "model_spacing", "model_gamma", "DEFAULT_MAX_WINDOW"]
+__all__ = ["predict", "image", "grid_shape", "model_spacing", "model_gamma", "model_channels", "DEFAULT_MAX_WINDOW"]
 
 #: Default largest window (grid points) rasterized at once: 4 Mi points, 16 MiB of float32.
 DEFAULT_MAX_WINDOW = 1 << 22
@@ -77,6 +77,38 @@ def model_gamma(model: Model, gamma: float | None = None) -> float:
     if not (math.isfinite(gamma) and gamma > 0):
         raise InputError(f"gamma: expected a finite value > 0, got {gamma!r}")
     return float(gamma)
+
+
+def model_channels(model: Model) -> tuple[str, ...]:
+    """Names of the model's input channels (``ednn.channel_names``; ``("V",)`` when absent).
+
+    Refuses a model whose channels are not ones :mod:`ednn.bonds` can compute from atoms.
+    """
+    from .bonds import CHANNEL_NAMES, check_channels
+
+    text = model.metadata.get("ednn.channel_names")
+    if text is None:
+        if model.channels != 1:
+            raise InputError(f"model: expected one input channel (the Eq. 2 image) or ednn.channel_names metadata, "
+                             f"got ednn.channels={model.channels} without names")
+        return ("V",)
+    names = check_channels(text, "metadata ednn.channel_names")
+    if len(names) != model.channels:
+        raise InputError(f"metadata ednn.channel_names: expected {model.channels} names (ednn.channels), got {list(names)}")
+    if "bond_dz2" in names:
+        from .bonds import BOND_HEIGHT_UNIT
+
+        unit = float(model.metadata.get("ednn.bond_height_unit", BOND_HEIGHT_UNIT))
+        if abs(unit - BOND_HEIGHT_UNIT) > 1e-12:
+            raise InputError(f"metadata ednn.bond_height_unit: expected {BOND_HEIGHT_UNIT} (this version's "
+                             f"{CHANNEL_NAMES[1]} channel), got {unit}")
+    return names
+
+
+def _bond_cutoff(model: Model) -> float:
+    from .bonds import BOND_CUTOFF
+
+    return float(model.metadata.get("ednn.bond_cutoff", BOND_CUTOFF))
 
 
 def grid_shape(
@@ -143,6 +175,35 @@ def _near(x: np.ndarray, lo: float, span: float, length: float) -> np.ndarray:
     return np.mod(x - lo, length) <= span
 
 
+def image(
+    model: str | os.PathLike[str] | Model,
+    atoms: Any,
+    numbers: Any = None,
+    cell: Any = None,
+    *,
+    spacing: float | Sequence[float] | None = None,
+    gamma: float | None = None,
+    threads: int | None = None,
+) -> np.ndarray:
+    """The whole input grid the model sees for ``atoms``: ``(S_1..S_d)`` for a one-channel model, else
+    ``(C, S_1, S_2)`` (channels per ``ednn.channel_names``), float32, at the model's spacing and gamma.
+
+    ``ednn.predict(model, ednn.atoms.image(model, atoms))`` equals :func:`predict` up to float32
+    rounding; :func:`predict` never builds this grid (use it for large systems).
+    """
+    m = load_model(model)
+    names = model_channels(m)
+    d = m.ndim
+    g = model_gamma(m, gamma)
+    pos, z, cell_in = _unpack(atoms, numbers, cell, d)
+    grid = grid_shape(_cell_lengths(cell_in, d), model_spacing(m, spacing), m.focus)
+    if len(names) == 1:
+        return rasterize(pos, z, cell_in, grid, gamma=g, dtype=np.float32, threads=threads)
+    from .bonds import images
+
+    return images(pos, z, cell_in, grid, gamma=g, channels=names, cutoff=_bond_cutoff(m), threads=threads)
+
+
 def predict(
     model: str | os.PathLike[str] | Model,
     atoms: Any,
@@ -163,7 +224,8 @@ def predict(
     Parameters
     ----------
     model
-        EDNN model file (path or :class:`ednn.Model`) with one input channel, the Eq. 2 image.
+        EDNN model file (path or :class:`ednn.Model`) whose input is the Eq. 2 image, optionally
+        followed by the bond-height channel (``ednn.channel_names``, see :mod:`ednn.bonds`).
     atoms
         An ``ase.Atoms`` (periodic along the model's axes), or ``(n, 3)`` positions with ``numbers``
         and ``cell`` as for :func:`ednn.rasterize`. Rectangular cells only.
@@ -189,9 +251,10 @@ def predict(
     m = load_model(model)
     if m.ndim not in (2, 3):
         raise InputError(f"model: expected a 2-D or 3-D model (ednn.ndim 2 or 3) for atoms, got ednn.ndim={m.ndim}")
-    if m.channels != 1:
-        raise InputError(f"model: expected one input channel (the Eq. 2 image), got ednn.channels={m.channels}")
+    names = model_channels(m)
     d = m.ndim
+    if len(names) > 1 and d != 2:
+        raise InputError(f"model: expected a 2-D model for channels {list(names)} (sheets), got ednn.ndim={d}")
     for name, v in (("batch_size", batch_size), ("max_window", max_window), ("threads", threads)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
             raise InputError(f"{name}: expected a positive int or None, got {v!r}")
@@ -212,8 +275,19 @@ def predict(
     else:
         grid = grid_shape(lengths, model_spacing(m, spacing), m.focus)
     sysm = prepare(pos, z, cell_in, grid, g, None, None)  # checks positions / numbers; raises InputError
-    pos, z, lengths = sysm.positions, sysm.numbers, sysm.cell
+    pos3, pos, z, lengths = pos, sysm.positions, sysm.numbers, sysm.cell
     h = [lengths[k] / grid[k] for k in range(d)]
+    # every channel is a set of weighted points (atoms; bond midpoints), rasterized per window
+    if len(names) > 1:
+        from .bonds import channel_sources
+
+        srcs = channel_sources(names, pos3, z, lengths, _bond_cutoff(m))
+        pos = np.concatenate([p[:, :d] for p, _ in srcs])
+        z = np.concatenate([w for _, w in srcs])
+        chan = np.repeat(np.arange(len(srcs)), [len(w) for _, w in srcs])
+    else:
+        chan = np.zeros(len(z), dtype=np.int64)
+    C = len(names)
 
     f, c, t = m.focus, m.context, m.tile
     n_tiles = [grid[k] // f[k] for k in range(d)]
@@ -225,8 +299,8 @@ def predict(
     starts = [range(0, n_tiles[k], b[k]) for k in range(d)]
     rc = g * CUTOFF_GAMMAS * (1.0 + 1e-6)
     wrapped = np.mod(pos, np.asarray(lengths))
-    scale = None if m.input_scale is None else np.float32(m.input_scale[0])
-    offset = None if m.input_offset is None else np.float32(m.input_offset[0])
+    scale = None if m.input_scale is None else m.input_scale.astype(np.float32)
+    offset = None if m.input_offset is None else m.input_offset.astype(np.float32)
 
     def block_atoms() -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
         """(block start in tiles, indices of the atoms near its window), one row of blocks at a time."""
@@ -248,14 +322,18 @@ def predict(
         counts = [min(b[k], n_tiles[k] - start[k]) for k in range(d)]
         origin = [start[k] * f[k] - c[k] for k in range(d)]
         window = [counts[k] * f[k] + 2 * c[k] for k in range(d)]
-        w = rasterize(pos[idx], z[idx], lengths, grid, gamma=g, origin=origin, window_shape=window,
-                      dtype=np.float32, threads=threads)
-        if scale is not None:
-            w *= scale
-        if offset is not None:
-            w += offset
-        view = np.lib.stride_tricks.sliding_window_view(w, t)[tuple(slice(None, None, fk) for fk in f)]
-        return np.ascontiguousarray(view.reshape((-1, 1) + tuple(t)))
+        w = np.empty((C,) + tuple(window), dtype=np.float32)
+        for k in range(C):
+            sel = idx[chan[idx] == k]
+            rasterize(pos[sel], z[sel], lengths, grid, gamma=g, origin=origin, window_shape=window,
+                      threads=threads, out=w[k])
+            if scale is not None:
+                w[k] *= scale[k]
+            if offset is not None:
+                w[k] += offset[k]
+        view = np.lib.stride_tricks.sliding_window_view(w, (C,) + tuple(t))[(0,) + tuple(slice(None, None, fk) for fk in f)]
+        # (n_1..n_d, C, t_1..t_d) -> (tiles, C, t...)
+        return np.ascontiguousarray(view.reshape((-1, C) + tuple(t)))
 
     sess = m.session(providers, threads)
     out_name = sess.get_outputs()[0].name

@@ -458,14 +458,27 @@ class AtomsDataset:
         return shape[0], shape[1]
 
     def images(self, indices: Sequence[int] | None = None, *, spacing: Sequence[float] | None = None,
-               gamma: float | None = None, dtype: Any = np.float32) -> Iterator[np.ndarray]:
-        """Eq. 2 images (one 2-D array per sample) at the file's grid spacing and gamma, computed on the fly."""
+               gamma: float | None = None, dtype: Any = np.float32,
+               channels: Sequence[str] | None = None) -> Iterator[np.ndarray]:
+        """Eq. 2 images at the file's grid spacing and gamma, computed on the fly.
+
+        One 2-D array ``(S_x, S_y)`` per sample; with ``channels`` (names of :mod:`ednn.bonds`, e.g.
+        ``["V", "bond_dz2"]``) one ``(C, S_x, S_y)`` array per sample.
+        """
         from .rasterize import rasterize
 
         g = float(gamma if gamma is not None else self.attrs.get("image_gamma", 0.2))
+        if channels is not None:
+            from .bonds import check_channels, images
+
+            names = check_channels(channels)
         for i in range(len(self)) if indices is None else indices:
-            yield rasterize(self.positions(i), self.numbers(i), self.cells[i], self.grid_shape(i, spacing),
-                            gamma=g, dtype=dtype)
+            if channels is None:
+                yield rasterize(self.positions(i), self.numbers(i), self.cells[i], self.grid_shape(i, spacing),
+                                gamma=g, dtype=dtype)
+            else:
+                yield images(self.positions(i), self.numbers(i), self.cells[i], self.grid_shape(i, spacing),
+                             gamma=g, channels=names, dtype=dtype)
 
     def summary(self) -> str:
         a = self.attrs

@@ -37,21 +37,26 @@ class TrainingData:
         return tuple(self.grids.shape[2:])
 
 
-_CACHE: dict[tuple[str, int, int], TrainingData] = {}
+_CACHE: dict[tuple[Any, ...], TrainingData] = {}
 
 
-def load_training_data(path: str | os.PathLike[str], downsample: int = 1) -> TrainingData:
+def load_training_data(path: str | os.PathLike[str], downsample: int = 1,
+                       channels: Any = None) -> TrainingData:
     """Read an Ising NPZ (``ednn data ising``) or an atoms HDF5 (``ednn data sheets|porous``).
 
     Atoms are imaged at ``downsample`` times the file's grid spacing (``image_spacing``): 2 gives the
-    60-site cell a 128 x 128 image at ~0.1 Å, still 2 points per gamma = 0.2 Å.
+    60-site cell a 128 x 128 image at ~0.1 Å, still 2 points per gamma = 0.2 Å. ``channels``: input
+    channels of atoms images (:mod:`ednn.bonds`; default ``["V"]``, the Eq. 2 image alone).
     """
     if isinstance(downsample, bool) or not isinstance(downsample, int) or downsample < 1:
         raise InputError(f"downsample: expected a positive int, got {downsample!r}")
     p = Path(path)
     if not p.is_file():
         raise InputError(f"data: expected an existing dataset file, got {str(path)!r} (no such file)")
-    key = (str(p.resolve()), p.stat().st_mtime_ns, downsample)
+    from .bonds import check_channels
+
+    names = check_channels(channels)
+    key = (str(p.resolve()), p.stat().st_mtime_ns, downsample, names)
     if key in _CACHE:
         return _CACHE[key]
     if p.suffix == ".npz":
@@ -59,6 +64,8 @@ def load_training_data(path: str | os.PathLike[str], downsample: int = 1) -> Tra
 
         if downsample != 1:
             raise InputError(f"downsample: expected 1 for Ising data (spins are not images), got {downsample}")
+        if names != ("V",):
+            raise InputError(f"channels: expected one channel for Ising data (the spins), got {list(names)}")
         ds = load(p)
         data = TrainingData(
             "ising", ds.spins[:, None], ds.energy.astype(np.float64), np.asarray(ds.chain), "J", True,
@@ -79,7 +86,7 @@ def load_training_data(path: str | os.PathLike[str], downsample: int = 1) -> Tra
             ) from None
         if len(shapes) != 1:
             raise InputError(f"data: expected cells of one size (one image shape), got image shapes {sorted(shapes)}")
-        images = np.stack(list(ds.images(spacing=spacing)))[:, None].astype(np.float32)
+        images = np.stack(list(ds.images(spacing=spacing, channels=names))).astype(np.float32)
         species = sorted({int(z) for i in range(len(ds)) for z in ds.numbers(i)})
         a = ds.attrs
         data = TrainingData(
@@ -91,6 +98,7 @@ def load_training_data(path: str | os.PathLike[str], downsample: int = 1) -> Tra
                 "gamma": float(a.get("image_gamma", 0.2)),
                 "species": species,
                 "energy_convention": str(a.get("energy_convention", "")),
+                **({} if names == ("V",) else _channel_metadata(names)),
             },
         )
     else:
@@ -98,3 +106,13 @@ def load_training_data(path: str | os.PathLike[str], downsample: int = 1) -> Tra
     _CACHE.clear()
     _CACHE[key] = data
     return data
+
+
+def _channel_metadata(names: tuple[str, ...]) -> dict[str, Any]:
+    from .bonds import BOND_CUTOFF, BOND_HEIGHT_UNIT
+
+    meta: dict[str, Any] = {"channel_names": ",".join(names)}
+    if "bond_dz2" in names:
+        meta["bond_cutoff"] = BOND_CUTOFF
+        meta["bond_height_unit"] = BOND_HEIGHT_UNIT
+    return meta

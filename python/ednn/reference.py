@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ._params import check_divisible, per_axis, resolve_ndim
 from .errors import InputError
 
-__all__ = ["tile", "ising_energy", "ising_tile_energy", "rasterize"]
+__all__ = ["tile", "ising_energy", "ising_tile_energy", "rasterize", "bonds"]
 
 
 def tile(
@@ -118,3 +118,18 @@ def rasterize(
         raise InputError(f"out: expected a NumPy array of shape {s.window} and dtype {dt}")
     out[...] = V
     return out
+
+
+def bonds(positions: Any, lengths: Sequence[float], cutoff: float, images: int = 3) -> dict[tuple[int, int], list[np.ndarray]]:
+    """Oracle of :func:`ednn.bonds.bonds`: for every pair ``i < j``, the vectors from ``i`` to the
+    images of ``j`` (x-y shifts of -images..images cells) shorter than ``cutoff`` in 3-D."""
+    pos = np.asarray(positions, dtype=np.float64)
+    L = np.asarray(lengths, dtype=np.float64)[:2]
+    found: dict[tuple[int, int], list[np.ndarray]] = {}
+    n = pos.shape[0]
+    upper = np.triu(np.ones((n, n), dtype=bool), 1)
+    for sx, sy in itertools.product(range(-images, images + 1), repeat=2):
+        d = pos[None, :, :] - pos[:, None, :] + np.array([sx * L[0], sy * L[1], 0.0])  # d[i, j] = r_j + shift - r_i
+        for i, j in zip(*np.nonzero(upper & (np.sqrt((d * d).sum(axis=-1)) < cutoff))):
+            found.setdefault((int(i), int(j)), []).append(d[i, j])
+    return found

@@ -359,7 +359,8 @@ class SmallCNN(nn.Module):
     """A CPU-friendly per-tile CNN for Eq. 2 images (same tiling idea as :class:`PaperCNN`).
 
     Optional ``pool`` x ``pool`` average pooling; optional pixel powers: with ``powers = p > 1`` the
-    image ``V`` becomes ``p`` channels ``V (V / power_scale)^(k-1)``, k = 1..p, so that the peak
+    image ``V`` (channel 0; further channels pass unchanged) becomes ``p`` channels
+    ``V (V / power_scale)^(k-1)``, k = 1..p, so that the peak
     heights Z (5, 6, 7 for B, C, N) — which a ReLU network otherwise has to resolve from one
     intensity — are linearly separable per pixel (as the moments of :class:`FocusMoments` are per
     tile). Then four stride-2 3×3 convolutions (16, 32, 32, 32 filters, ReLU) that reduce the tile
@@ -379,7 +380,7 @@ class SmallCNN(nn.Module):
             raise InputError(f"power_scale: expected a positive number, got {power_scale!r}")
         self.powers, self.power_scale = powers, float(power_scale)
         layers: list[nn.Module] = [nn.AvgPool2d(pool)] if pool > 1 else []
-        c_in, size = channels * powers, [v // pool for v in t]
+        c_in, size = channels + powers - 1, [v // pool for v in t]
         for c_out in (16, 32, 32, 32):
             layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.ReLU()]
             c_in = c_out
@@ -390,12 +391,13 @@ class SmallCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.powers > 1:
-            r = x / self.power_scale
-            chans, p = [x], x
+            v = x[:, :1]
+            r = v / self.power_scale
+            chans, p = [v], v
             for _ in range(self.powers - 1):
                 p = p * r
                 chans.append(p)
-            x = torch.cat(chans, dim=1)
+            x = torch.cat(chans + [x[:, 1:]], dim=1)
         return self.head(self.features(x))
 
 

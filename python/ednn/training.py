@@ -70,6 +70,8 @@ class TrainConfig:
     downsample: int = 1  # atoms: image at this multiple of the file's grid spacing
     pool: int = 1  # small-cnn: average-pool the tile by this factor before the convolutions
     powers: int = 1  # small-cnn: V, V^2, ... as input channels (species separable per pixel)
+    # atoms: input channels (ednn.bonds): [V] (the Eq. 2 image) or [V, bond_dz2] (+ bond heights)
+    channels: Any = None
 
     @property
     def out(self) -> Path:
@@ -94,6 +96,9 @@ def _check(cfg: TrainConfig, base: Path | None) -> TrainConfig:
         raise _fail("seed", "an integer", cfg.seed)
     if cfg.network not in NETWORKS:
         raise _fail("network", f"one of {', '.join(NETWORKS)}", cfg.network)
+    from .bonds import check_channels
+
+    cfg.channels = list(check_channels(cfg.channels, "config channels"))
     if cfg.network != "small-cnn" and (cfg.pool != 1 or cfg.powers != 1):
         raise _fail("pool/powers", f"1 for network {cfg.network} (small-cnn options)", (cfg.pool, cfg.powers))
     if cfg.device not in ("auto", "cpu", "cuda") and not str(cfg.device).startswith("cuda:"):
@@ -131,7 +136,7 @@ def _check(cfg: TrainConfig, base: Path | None) -> TrainConfig:
     from ._params import check_divisible, per_axis
     from .datasets import load_training_data
 
-    ds = load_training_data(cfg.data, cfg.downsample)
+    ds = load_training_data(cfg.data, cfg.downsample, cfg.channels)
     f = per_axis("focus", cfg.focus, 2, 1)
     per_axis("context", cfg.context, 2, 0)
     try:
@@ -177,13 +182,17 @@ def build_network(cfg: TrainConfig, tile: int, moments: int = 0, coefficients: A
     if cfg.network == "ising-dnn":
         net = IsingDNN(cfg.focus, cfg.context, channels=1)
     elif cfg.network == "small-cnn":
-        net = SmallCNN(tile=tile, channels=1, outputs=len(cfg.outputs), pool=cfg.pool, powers=cfg.powers)
+        net = SmallCNN(tile=tile, channels=_n_channels(cfg), outputs=len(cfg.outputs), pool=cfg.pool, powers=cfg.powers)
     else:
-        net = PaperCNN(tile=tile, channels=1, outputs=len(cfg.outputs))
+        net = PaperCNN(tile=tile, channels=_n_channels(cfg), outputs=len(cfg.outputs))
     if moments:
         a = np.zeros(moments) if coefficients is None else np.asarray(coefficients, dtype=np.float64)
         net = FocusMoments(net, cfg.focus, cfg.context, a, scale)
     return net
+
+
+def _n_channels(cfg: TrainConfig) -> int:
+    return 1 if cfg.channels is None else len(cfg.channels)
 
 
 def _moment_count(cfg: TrainConfig, kind: str, species: list[int]) -> int:
@@ -243,7 +252,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = _device(cfg.device)
-    ds = load_training_data(cfg.data, cfg.downsample)
+    ds = load_training_data(cfg.data, cfg.downsample, cfg.channels)
     L = ds.shape[-1]
     x_all = torch.from_numpy(ds.grids.astype(np.float32))
     y_all = torch.from_numpy(ds.targets.astype(np.float64)[:, None])
@@ -256,7 +265,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
     residual = ds.targets[tr_idx]
     if n_moments:
         # The fixed per-species term, fitted on the training samples only; the network learns the rest.
-        M = _moment_matrix(ds.grids[tr_idx], n_moments)
+        M = _moment_matrix(ds.grids[tr_idx, 0], n_moments)  # moments of the Eq. 2 image (channel 0)
         coeffs = _solve_moments(M, residual)
         residual = residual - M @ coeffs
     # Output scaling: spins are trained on raw energies; atomic energies (thousands of eV, varying by
@@ -469,7 +478,7 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
         "training": f"epochs={ck['epoch']} steps={ck['step']} lr={cfg.learning_rate} batch={cfg.batch_size} seed={cfg.seed}",
         "label_method": dmeta.pop("label_method", ""),
     }
-    for key in ("spacing", "gamma", "species", "energy_convention"):
+    for key in ("spacing", "gamma", "species", "energy_convention", "channel_names", "bond_cutoff", "bond_height_unit"):
         if dmeta.get(key) not in (None, ""):
             meta[key] = dmeta[key]
     if ck.get("output_scale", 1.0) != 1.0 or ck.get("output_offset", 0.0) != 0.0:
@@ -485,4 +494,4 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
             mu = species_energies(a, dmeta["species"], dmeta["spacing"], float(dmeta.get("gamma", 0.2)))
             meta["species_energies"] = json.dumps(mu)
     meta.update(metadata)
-    return export_onnx(model, out, channels=1, outputs=cfg.outputs, **copy.deepcopy(meta))
+    return export_onnx(model, out, channels=_n_channels(cfg), outputs=cfg.outputs, **copy.deepcopy(meta))

@@ -1,0 +1,178 @@
+"""Input channels for sheets: the Eq. 2 image and the bond-height channel.
+
+The Eq. 2 image of a sheet is its projection on the x-y plane: it cannot tell a bond that is short
+from a bond that is tilted out of the plane (true length ``d^2 = d_xy^2 + dz^2``). Thermal sheets
+ripple, and the larger the cell the more (longer flexural waves fit in it), so a network that sees
+only the projection reads the ripple of a large cell as in-plane strain. The **bond-height
+channel** gives it the missing term: a Gaussian of width gamma at each bond's midpoint, weighted by
+``(dz / BOND_HEIGHT_UNIT)^2``::
+
+    B(r) = sum_bonds (dz_ij / u)^2 exp(-|r - m_ij|^2 / (2 gamma^2)),   m_ij = (r_i + r_j) / 2
+
+A bond is a pair of atoms closer than ``BOND_CUTOFF`` in 3-D (periodic in x and y, z not wrapped).
+The channel depends only on height *differences*: it does not change when the sheet moves along
+z, and it stays in the range of the training cells for sheets of any size (it is local).
+
+Channel names (``ednn.channel_names`` in a model's metadata, ``channels`` in a training config):
+``"V"`` (Eq. 2, :func:`ednn.rasterize`) and ``"bond_dz2"`` (this module); ``"V"`` comes first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+__all__ = [
+    "BOND_CUTOFF",
+    "BOND_HEIGHT_UNIT",
+    "CHANNEL_NAMES",
+    "bonds",
+    "bond_height_sources",
+    "channel_sources",
+    "check_channels",
+    "images",
+]
+
+#: Largest 3-D distance (Angstrom) counted as a bond: C-C, B-N, B-C, C-N bonds are 1.40-1.60 Å,
+#: second neighbours 2.4 Å, so thermal bonds stretched by 15 % still count and nothing else does.
+BOND_CUTOFF = 1.85
+#: Height difference (Angstrom) that gives a bond a weight of 1 in the bond-height channel.
+BOND_HEIGHT_UNIT = 0.2
+#: Input channels an atoms model may take, in the order they must appear.
+CHANNEL_NAMES = ("V", "bond_dz2")
+
+
+def check_channels(channels: Any, name: str = "channels") -> tuple[str, ...]:
+    """``channels`` as a tuple of known names starting with ``"V"``; raises :class:`InputError`."""
+    if channels is None:
+        return ("V",)
+    if isinstance(channels, str):
+        channels = [c.strip() for c in channels.split(",")]
+    try:
+        names = tuple(str(c) for c in channels)
+    except TypeError:
+        raise InputError(f"{name}: expected a list of channel names ({', '.join(CHANNEL_NAMES)}), got {channels!r}") from None
+    if not names or names[0] != "V" or len(set(names)) != len(names) or not set(names) <= set(CHANNEL_NAMES):
+        raise InputError(
+            f"{name}: expected 'V' first, then optionally 'bond_dz2' (known: {', '.join(CHANNEL_NAMES)}), got {list(names)}"
+        )
+    return names
+
+
+def _xy_lengths(cell: Any) -> np.ndarray:
+    c = np.asarray(cell, dtype=np.float64)
+    lengths = np.diag(c)[:2] if c.ndim == 2 else c.ravel()[:2]
+    if lengths.shape != (2,) or not np.all(np.isfinite(lengths)) or np.any(lengths <= 0):
+        raise InputError(f"cell: expected positive x and y edge lengths, got {cell!r}")
+    return lengths
+
+
+def bonds(positions: Any, cell: Any, cutoff: float = BOND_CUTOFF) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs of atoms closer than ``cutoff`` in 3-D, periodic in x and y (rectangular cell).
+
+    Parameters
+    ----------
+    positions
+        ``(n, 3)`` Cartesian positions.
+    cell
+        Edge lengths (2 or 3 values) or a 3x3 rectangular cell matrix; only x and y are used (z is
+        not periodic). Each of x, y must be at least ``2 * cutoff`` so that a bond has one image.
+
+    Returns
+    -------
+    ``i`` ``(m,)``, ``j`` ``(m,)`` with ``i < j`` (each bond once), and ``d`` ``(m, 3)`` = the
+    minimum-image vector from atom ``i`` to atom ``j``. Cost O(n) (cell lists) for large cells.
+    """
+    pos = np.asarray(positions, dtype=np.float64)
+    if pos.ndim != 2 or pos.shape[1] != 3:
+        raise InputError(f"positions: expected shape (n, 3), got {pos.shape}")
+    if not (isinstance(cutoff, (int, float)) and math.isfinite(cutoff) and cutoff > 0):
+        raise InputError(f"cutoff: expected a positive number, got {cutoff!r}")
+    L = _xy_lengths(cell)
+    if np.any(L < 2 * cutoff):
+        raise InputError(f"cell: expected x and y edges of at least {2 * cutoff:g} (twice the bond cutoff), got {L.tolist()}")
+    n = pos.shape[0]
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3)))
+    if n < 2:
+        return empty
+    xy = np.mod(pos[:, :2], L)
+    nb = np.floor(L / cutoff).astype(np.int64)
+    if np.any(nb < 3) or n <= 256:
+        # all pairs in chunks (few atoms, or a cell too narrow for three bins)
+        out_i, out_j, out_d = [], [], []
+        for s in range(0, n, 256):
+            i = np.arange(s, min(n, s + 256))
+            d = pos[None, :, :] - pos[i, None, :]
+            d[..., :2] -= L * np.round(d[..., :2] / L)
+            ii, jj = np.nonzero((np.einsum("abk,abk->ab", d, d) < cutoff * cutoff) & (np.arange(n)[None, :] > i[:, None]))
+            out_i.append(i[ii]), out_j.append(jj), out_d.append(d[ii, jj])
+        return np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_d)
+    # cell lists: bins of at least cutoff; each atom against the 3 x 3 bins around its own
+    b = np.minimum((xy / (L / nb)).astype(np.int64), nb - 1)
+    key = b[:, 0] * nb[1] + b[:, 1]
+    order = np.argsort(key, kind="stable")
+    counts = np.bincount(key, minlength=int(nb[0] * nb[1]))
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    out_i, out_j = [], []
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            nk = np.mod(b[:, 0] + dx, nb[0]) * nb[1] + np.mod(b[:, 1] + dy, nb[1])
+            c = counts[nk]
+            i = np.repeat(np.arange(n), c)
+            first = np.repeat(starts[nk], c)
+            within = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+            j = order[first + within]
+            keep = j > i
+            out_i.append(i[keep]), out_j.append(j[keep])
+    i, j = np.concatenate(out_i), np.concatenate(out_j)
+    d = pos[j] - pos[i]
+    d[:, :2] -= L * np.round(d[:, :2] / L)
+    keep = np.einsum("ak,ak->a", d, d) < cutoff * cutoff
+    return i[keep], j[keep], d[keep]
+
+
+def bond_height_sources(positions: Any, cell: Any, cutoff: float = BOND_CUTOFF) -> tuple[np.ndarray, np.ndarray]:
+    """Points and weights of the bond-height channel: midpoints ``(m, 3)`` and ``(dz / u)^2`` ``(m,)``."""
+    pos = np.asarray(positions, dtype=np.float64)
+    i, _, d = bonds(pos, cell, cutoff)
+    return pos[i] + 0.5 * d, (d[:, 2] / BOND_HEIGHT_UNIT) ** 2
+
+
+def channel_sources(channels: Sequence[str], positions: Any, numbers: Any, cell: Any,
+                    cutoff: float = BOND_CUTOFF) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(points (m, 3), weights (m,))`` for each channel, to be rasterized with :func:`ednn.rasterize`."""
+    names = check_channels(channels)
+    pos = np.asarray(positions, dtype=np.float64)
+    out = []
+    for name in names:
+        if name == "V":
+            out.append((pos, np.asarray(numbers, dtype=np.float64)))
+        else:
+            out.append(bond_height_sources(pos, cell, cutoff))
+    return out
+
+
+def images(positions: Any, numbers: Any, cell: Any, shape: Sequence[int], *, gamma: float = 0.2,
+           channels: Sequence[str] = CHANNEL_NAMES, cutoff: float = BOND_CUTOFF, dtype: Any = np.float32,
+           threads: int | None = None) -> np.ndarray:
+    """The input image ``(C, S_x, S_y)`` of a sheet: one 2-D grid per channel (see the module docstring).
+
+    ``positions`` ``(n, 3)``, ``numbers`` ``(n,)``, ``cell`` (rectangular) and ``shape`` as for
+    :func:`ednn.rasterize`; ``channels`` a subset of :data:`CHANNEL_NAMES` starting with ``"V"``.
+    """
+    from .rasterize import rasterize
+
+    if hasattr(positions, "get_positions") and hasattr(positions, "numbers"):
+        positions, numbers, cell = positions.get_positions(), positions.numbers, positions.cell.array
+    names = check_channels(channels)
+    srcs = channel_sources(names, positions, numbers, cell, cutoff)
+    grid = tuple(int(s) for s in shape)
+    out = np.empty((len(names),) + grid, dtype=dtype)
+    for k, (p, w) in enumerate(srcs):
+        rasterize(p, w, cell, grid, gamma=gamma, out=out[k], threads=threads)
+    return out

@@ -1,0 +1,112 @@
+"""ednn.bonds: bond lists (against the brute-force oracle) and the bond-height input channel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ednn
+from ednn import bonds as eb
+from ednn import reference
+
+
+def _as_dict(i, j, d):
+    out = {}
+    for a, b, v in zip(i, j, d):
+        out.setdefault((int(a), int(b)), []).append(v)
+    return out
+
+
+def _same_bonds(got, want):
+    assert got.keys() == want.keys()
+    for key, vs in want.items():
+        assert len(got[key]) == len(vs) == 1, key  # cells of at least 2 cutoffs: one image per bond
+        np.testing.assert_allclose(got[key][0], vs[0], atol=1e-9)
+
+
+def _random_sheet(rng, n, lengths, z_spread=0.6):
+    """Random points with a minimum spacing-free density close to a sheet's (bonds of every length)."""
+    pos = np.c_[rng.uniform(0, 1, (n, 2)) * lengths, 10.0 + rng.normal(0.0, z_spread, n)]
+    return pos
+
+
+# sizes chosen to run each path: all pairs (few atoms / narrow cells) and cell lists (many atoms)
+@pytest.mark.parametrize("n, lengths", [(0, (4.0, 5.0)), (1, (4.0, 5.0)), (40, (4.0, 5.0)), (60, (3.8, 12.0)),
+                                        (300, (12.0, 9.0)), (700, (20.0, 16.0)), (400, (5.0, 40.0))])
+def test_bonds_equal_oracle(rng, n, lengths):
+    pos = _random_sheet(rng, n, np.array(lengths))
+    pos[: n // 5, :2] += np.array(lengths) * rng.integers(-1, 2, (n // 5, 2))  # outside the cell: wrapped
+    i, j, d = eb.bonds(pos, lengths, 1.85)
+    assert np.all(i < j)
+    # the oracle sees the raw positions (shifts up to 3 cells cover them); the vectors must agree
+    want = reference.bonds(pos, lengths, 1.85)
+    _same_bonds(_as_dict(i, j, d), want)
+    if n >= 300:
+        assert len(want) > n  # the test exercises many bonds
+
+
+def test_bonds_of_graphene_and_ase(rng):
+    ase = pytest.importorskip("ase")
+    from ase.neighborlist import neighbor_list
+
+    from ednn.sheets import honeycomb
+
+    a = honeycomb((6, 10))  # 240 sites, 360 bonds
+    i, j, d = eb.bonds(a.positions, a.cell.array)
+    assert len(i) == 360
+    np.testing.assert_allclose(np.linalg.norm(d, axis=1), 1.42028, atol=1e-4)
+    a.positions[:, 2] += rng.normal(0, 0.3, len(a))
+    a.pbc = [True, True, False]
+    I, J, D = neighbor_list("ijD", a, 1.85)
+    keep = I < J
+    _same_bonds(_as_dict(*eb.bonds(a.positions, a.cell.array)), _as_dict(I[keep], J[keep], D[keep]))
+    assert isinstance(a, ase.Atoms)
+
+
+def test_bond_heights_are_height_differences(rng):
+    from_cell = np.array([12.0, 9.0])
+    pos = _random_sheet(rng, 200, from_cell)
+    pts, w = eb.bond_height_sources(pos, from_cell)
+    i, j, d = eb.bonds(pos, from_cell)
+    np.testing.assert_allclose(w, (d[:, 2] / eb.BOND_HEIGHT_UNIT) ** 2)
+    np.testing.assert_allclose(pts, pos[i] + d / 2)
+    # invariant under a rigid shift along z and a whole-cell translation in x-y
+    shifted = pos + np.array([2 * from_cell[0], -from_cell[1], 7.5])
+    pts2, w2 = eb.bond_height_sources(shifted, from_cell)
+    np.testing.assert_allclose(np.sort(w2), np.sort(w))
+    flat = pos.copy()
+    flat[:, 2] = 3.0
+    assert not eb.bond_height_sources(flat, from_cell)[1].any()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_images_channels_against_reference(rng, dtype):
+    lengths = np.array([6.0, 4.5])
+    pos = _random_sheet(rng, 30, lengths)
+    z = rng.choice([5.0, 6.0, 7.0], 30)
+    shape = (24, 18)
+    img = eb.images(pos, z, lengths, shape, gamma=0.3, dtype=dtype)
+    assert img.shape == (2,) + shape and img.dtype == dtype
+    pts, w = eb.bond_height_sources(pos, lengths)
+    # the rasterizer drops terms below 1e-7 of a weight (its documented cutoff): 1e-6 of the peak
+    tol = 1e-6
+    for k, (p, q) in enumerate([(pos, z), (pts, w)]):
+        want = reference.rasterize(p, q, lengths, shape, gamma=0.3)
+        np.testing.assert_allclose(img[k], want, rtol=0, atol=tol * np.abs(want).max())
+    only_v = eb.images(pos, z, lengths, shape, gamma=0.3, channels=["V"], dtype=dtype)
+    np.testing.assert_array_equal(only_v[0], img[0])
+
+
+@pytest.mark.parametrize("bad", [[], ["bond_dz2"], ["V", "V"], ["V", "height"], "V,z", 3])
+def test_channel_names_are_checked(bad):
+    with pytest.raises(ValueError, match="channels"):
+        eb.check_channels(bad)
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ednn.InputError, match=r"cell: expected x and y edges of at least 3\.7"):
+        eb.bonds(np.zeros((2, 3)), (3.0, 10.0))
+    with pytest.raises(ednn.InputError, match=r"positions: expected shape \(n, 3\)"):
+        eb.bonds(np.zeros((2, 2)), (5.0, 5.0))
+    with pytest.raises(ednn.InputError, match="cutoff"):
+        eb.bonds(np.zeros((2, 3)), (5.0, 5.0), cutoff=-1.0)
