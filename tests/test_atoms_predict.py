@@ -308,3 +308,28 @@ def test_channel_metadata_is_checked(tmp_path, rng):
     unknown = linear_model(tmp_path / "c.onnx", w, (8, 8), (4, 4), channels=2, **meta, **{"ednn.channel_names": "V,z"})
     with pytest.raises(ednn.InputError, match="channel_names"):
         eatoms.image(unknown, pos, z, cell)
+
+
+def test_flattened_positions_model(tmp_path, rng):
+    """ednn.positions = flattened: the atoms are flattened (ednn.bonds.flatten) before imaging, in
+    ednn.atoms.predict and ednn.atoms.image alike; it changes the result of a rippled sheet."""
+    pos, z, cell = _rippled_sheet(rng, None)
+    focus, context = (8, 8), (4, 6)
+    w = rng.normal(size=(16, 20, 1))
+    spacing = (float(cell[0, 0]) / 48, float(cell[1, 1]) / 40)
+    meta = {"ednn.gamma": "0.2", "ednn.spacing": f"{spacing[0]!r},{spacing[1]!r}"}
+    flat_model = linear_model(tmp_path / "flat.onnx", w, focus, context, **meta, **{"ednn.positions": "flattened"})
+    plain = linear_model(tmp_path / "plain.onnx", w, focus, context, **meta, **{"ednn.positions": "cartesian"})
+    flat_pos = ednn.bonds.flatten(pos, cell)
+    want = ednn.predict(flat_model, ednn.rasterize(flat_pos, z, cell, (48, 40), gamma=0.2, dtype=np.float64))
+    for max_window in (None, 300):
+        assert eatoms.predict(flat_model, pos, z, cell, max_window=max_window) == pytest.approx(want, rel=1e-5, abs=1e-4)
+    np.testing.assert_allclose(eatoms.image(flat_model, pos, z, cell),
+                               ednn.rasterize(flat_pos, z, cell, (48, 40), gamma=0.2), rtol=0, atol=1e-5)
+    assert eatoms.model_flattens(ednn.Model(flat_model)) and not eatoms.model_flattens(ednn.Model(plain))
+    assert abs(eatoms.predict(plain, pos, z, cell) - want) > 1e-4 * abs(want)
+    bad = linear_model(tmp_path / "bad.onnx", w, focus, context, **meta, **{"ednn.positions": "unrolled"})
+    with pytest.raises(ednn.InputError, match="metadata ednn.positions: expected 'cartesian' or 'flattened', got 'unrolled'"):
+        eatoms.predict(bad, pos, z, cell)
+    with pytest.raises(ednn.InputError, match=r"positions: expected shape \(n, 3\)"):
+        eatoms.predict(flat_model, pos[:, :2], z, cell)

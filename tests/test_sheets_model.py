@@ -46,7 +46,9 @@ def test_extensive_over_supercells(model):
 def test_image_and_atoms_paths_agree(model):
     rng = np.random.default_rng(4)
     cell = sheets.hexagonal_sheet("hbn", rng, repeat=2, vacancies=1)
-    image = ednn.rasterize(cell, shape=(256, 256), gamma=0.2)  # 0.1 A: the model's spacing
+    image = ednn.atoms.image(model, cell)  # (C, 256, 256) at 0.1 A, the model's spacing
+    v = ednn.rasterize(cell, shape=(256, 256), gamma=0.2)
+    np.testing.assert_array_equal(image if image.ndim == 2 else image[0], v)
     assert float(np.asarray(ednn.predict(model, image)).ravel()[0]) == pytest.approx(ednn.atoms.predict(model, cell), rel=1e-6)
 
 

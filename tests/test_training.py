@@ -413,6 +413,18 @@ def test_train_with_bond_height_channel(tmp_path):
     assert ednn.predict(m, img) == pytest.approx(e_torch, rel=1e-5)
     # powers apply to channel 0 only: V, V^2, V^3 + bond heights
     assert SmallCNN(64, channels=2, powers=3).features[0].in_channels == 4
+    # flatten: images of the flattened sheets, recorded in the model file
+    flat = load_training_data(path, 2, None, True)
+    assert flat.metadata["positions"] == "flattened" and flat.grids.shape == (2, 1, 128, 128)
+    assert np.abs(flat.grids[:, 0] - data.grids[:, 0]).max() > 1e-3  # the thermal sheets moved in-plane
+    cfg = load_config(dict(data=str(path), network="small-cnn", focus=32, context=16, downsample=2, flatten=True,
+                           batch_size=2, epochs=1, validation_split=0, output_dir=str(tmp_path / "flat")))
+    s = train(cfg, progress=False, log=lambda *a: None)
+    m = ednn.Model(export_checkpoint(s["last"], tmp_path / "flat.onnx"))
+    assert m.metadata["ednn.positions"] == "flattened" and ednn.atoms.model_flattens(m)
+    assert ednn.atoms.predict(m, ds[0]) == pytest.approx(ednn.predict(m, ednn.atoms.image(m, ds[0])), rel=1e-6)
+    with pytest.raises(ednn.InputError, match="config flatten: expected true or false, got 'yes'"):
+        load_config(dict(data=str(path), network="small-cnn", focus=32, context=16, downsample=2, flatten="yes"))
     with pytest.raises(ednn.InputError, match=r"config channels: expected 'V' first"):
         load_config(dict(data=str(path), network="small-cnn", focus=32, context=16, downsample=2,
                          channels=["bond_dz2"]))

@@ -25,7 +25,8 @@ from .predict import DEFAULT_BATCH_BYTES
 from .progress import progress_bar
 from .rasterize import CUTOFF_GAMMAS, _cell_lengths, _is_ase_atoms, prepare, rasterize
 
-__all__ = ["predict", "image", "grid_shape", "model_spacing", "model_gamma", "model_channels", "DEFAULT_MAX_WINDOW"]
+__all__ = ["predict", "image", "grid_shape", "model_spacing", "model_gamma", "model_channels", "model_flattens",
+           "DEFAULT_MAX_WINDOW"]
 
 #: Default largest window (grid points) rasterized at once: 4 Mi points, 16 MiB of float32.
 DEFAULT_MAX_WINDOW = 1 << 22
@@ -103,6 +104,30 @@ def model_channels(model: Model) -> tuple[str, ...]:
             raise InputError(f"metadata ednn.bond_height_unit: expected {BOND_HEIGHT_UNIT} (this version's "
                              f"{CHANNEL_NAMES[1]} channel), got {unit}")
     return names
+
+
+def model_flattens(model: Model) -> bool:
+    """Whether the model images atoms at flattened positions (``ednn.positions = flattened``)."""
+    text = model.metadata.get("ednn.positions", "cartesian")
+    if text not in ("cartesian", "flattened"):
+        raise InputError(f"metadata ednn.positions: expected 'cartesian' or 'flattened', got {text!r}")
+    if text == "flattened" and model.ndim != 2:
+        raise InputError(f"metadata ednn.positions: 'flattened' needs a 2-D model (sheets), got ednn.ndim={model.ndim}")
+    return text == "flattened"
+
+
+def _positions_for(model: Model, pos: Any, cell: Any) -> Any:
+    """``pos``, or its flattened form (:func:`ednn.bonds.flatten`) for a model trained on flattened sheets."""
+    if not model_flattens(model):
+        return pos
+    from .bonds import FLATTEN_CUTOFF, flatten
+
+    p = np.asarray(pos, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != 3:
+        raise InputError(f"positions: expected shape (n, 3) for a model on flattened sheets (z is needed), got {p.shape}")
+    if not np.isfinite(p).all():
+        return pos  # refused with the atom's index by the rasterizer's checks
+    return flatten(p, cell, cutoff=float(model.metadata.get("ednn.flatten_cutoff", FLATTEN_CUTOFF)))
 
 
 def _bond_cutoff(model: Model) -> float:
@@ -197,6 +222,8 @@ def image(
     g = model_gamma(m, gamma)
     pos, z, cell_in = _unpack(atoms, numbers, cell, d)
     grid = grid_shape(_cell_lengths(cell_in, d), model_spacing(m, spacing), m.focus)
+    prepare(pos, z, cell_in, grid, g, None, None)  # checks positions / numbers; raises InputError
+    pos = _positions_for(m, pos, cell_in)
     if len(names) == 1:
         return rasterize(pos, z, cell_in, grid, gamma=g, dtype=np.float32, threads=threads)
     from .bonds import images
@@ -274,7 +301,9 @@ def predict(
         grid_shape([float(n) for n in grid], [1.0] * d, m.focus)
     else:
         grid = grid_shape(lengths, model_spacing(m, spacing), m.focus)
-    sysm = prepare(pos, z, cell_in, grid, g, None, None)  # checks positions / numbers; raises InputError
+    prepare(pos, z, cell_in, grid, g, None, None)  # checks positions / numbers; raises InputError
+    pos = _positions_for(m, pos, cell_in)
+    sysm = prepare(pos, z, cell_in, grid, g, None, None)
     pos3, pos, z, lengths = pos, sysm.positions, sysm.numbers, sysm.cell
     h = [lengths[k] / grid[k] for k in range(d)]
     # every channel is a set of weighted points (atoms; bond midpoints), rasterized per window

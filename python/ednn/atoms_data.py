@@ -459,11 +459,12 @@ class AtomsDataset:
 
     def images(self, indices: Sequence[int] | None = None, *, spacing: Sequence[float] | None = None,
                gamma: float | None = None, dtype: Any = np.float32,
-               channels: Sequence[str] | None = None) -> Iterator[np.ndarray]:
+               channels: Sequence[str] | None = None, flatten: bool = False) -> Iterator[np.ndarray]:
         """Eq. 2 images at the file's grid spacing and gamma, computed on the fly.
 
         One 2-D array ``(S_x, S_y)`` per sample; with ``channels`` (names of :mod:`ednn.bonds`, e.g.
-        ``["V", "bond_dz2"]``) one ``(C, S_x, S_y)`` array per sample.
+        ``["V", "bond_dz2"]``) one ``(C, S_x, S_y)`` array per sample. ``flatten``: image each sheet
+        at its flattened in-plane positions (:func:`ednn.bonds.flatten`).
         """
         from .rasterize import rasterize
 
@@ -472,12 +473,14 @@ class AtomsDataset:
             from .bonds import check_channels, images
 
             names = check_channels(channels)
+        if flatten:
+            from .bonds import flatten as flat
         for i in range(len(self)) if indices is None else indices:
+            pos = flat(self.positions(i), self.cells[i]) if flatten else self.positions(i)
             if channels is None:
-                yield rasterize(self.positions(i), self.numbers(i), self.cells[i], self.grid_shape(i, spacing),
-                                gamma=g, dtype=dtype)
+                yield rasterize(pos, self.numbers(i), self.cells[i], self.grid_shape(i, spacing), gamma=g, dtype=dtype)
             else:
-                yield images(self.positions(i), self.numbers(i), self.cells[i], self.grid_shape(i, spacing),
+                yield images(pos, self.numbers(i), self.cells[i], self.grid_shape(i, spacing),
                              gamma=g, channels=names, dtype=dtype)
 
     def summary(self) -> str:

@@ -1,4 +1,17 @@
-"""Input channels for sheets: the Eq. 2 image and the bond-height channel.
+"""Sheets seen from their bonds: flattened (intrinsic) positions and the bond-height channel.
+
+**Flattening** (:func:`flatten`). The Eq. 2 image of a sheet is its projection on the x-y plane, and
+a bond tilted out of the plane looks shorter there (``d_xy^2 = d^2 - dz^2``). Thermal sheets ripple,
+and the larger the cell the more (longer flexural waves fit in it), so a network trained on the
+projections of small cells reads the tilts of a large cell as in-plane compression, which is
+expensive, while bending is cheap. :func:`flatten` moves the atoms within the plane so that the
+in-plane distances of all pairs closer than ``FLATTEN_CUTOFF`` in 3-D (first and second neighbours:
+bond lengths and, through the second neighbours, angles) match their 3-D distances as well as the
+fixed periodic cell allows (least squares, Gauss-Newton). The image of the flattened sheet shows
+the sheet's own in-plane geometry whatever its ripples; what cannot be flattened (curvature, and the
+mean stretch of a rippled sheet in a fixed cell) stays as the misfit.
+
+**Bond-height channel**.
 
 The Eq. 2 image of a sheet is its projection on the x-y plane: it cannot tell a bond that is short
 from a bond that is tilted out of the plane (true length ``d^2 = d_xy^2 + dz^2``). Thermal sheets
@@ -28,6 +41,8 @@ import numpy as np
 from .errors import InputError
 
 __all__ = [
+    "FLATTEN_CUTOFF",
+    "flatten",
     "BOND_CUTOFF",
     "BOND_HEIGHT_UNIT",
     "CHANNEL_NAMES",
@@ -41,6 +56,9 @@ __all__ = [
 #: Largest 3-D distance (Angstrom) counted as a bond: C-C, B-N, B-C, C-N bonds are 1.40-1.60 Å,
 #: second neighbours 2.4 Å, so thermal bonds stretched by 15 % still count and nothing else does.
 BOND_CUTOFF = 1.85
+#: Pairs (3-D distance, Angstrom) whose in-plane distance :func:`flatten` fits: first (1.42-1.45 Å) and
+#: second (2.46-2.50 Å) neighbours of a hexagonal sheet, not third (2.84-2.90 Å).
+FLATTEN_CUTOFF = 2.7
 #: Height difference (Angstrom) that gives a bond a weight of 1 in the bond-height channel.
 BOND_HEIGHT_UNIT = 0.2
 #: Input channels an atoms model may take, in the order they must appear.
@@ -175,4 +193,92 @@ def images(positions: Any, numbers: Any, cell: Any, shape: Sequence[int], *, gam
     out = np.empty((len(names),) + grid, dtype=dtype)
     for k, (p, w) in enumerate(srcs):
         rasterize(p, w, cell, grid, gamma=gamma, out=out[k], threads=threads)
+    return out
+
+
+def _cgls(i: np.ndarray, j: np.ndarray, e: np.ndarray, b: np.ndarray, n: int, tol: float,
+          max_iter: int) -> tuple[np.ndarray, int]:
+    """Least squares ``min |A u - b|`` for ``(A u)_k = e_k . (u_j - u_i)`` (conjugate gradients on the
+    normal equations, matrix-free); ``u`` ``(n, 2)``, starting from 0 (the minimum-norm solution)."""
+
+    def a_mul(u: np.ndarray) -> np.ndarray:
+        return np.einsum("kc,kc->k", e, u[j] - u[i])
+
+    def at_mul(r: np.ndarray) -> np.ndarray:
+        w = r[:, None] * e
+        out = np.empty((n, 2))
+        for c in range(2):
+            out[:, c] = np.bincount(j, w[:, c], minlength=n) - np.bincount(i, w[:, c], minlength=n)
+        return out
+
+    u = np.zeros((n, 2))
+    r = b.copy()
+    s = at_mul(r)
+    p = s.copy()
+    gamma = float(np.sum(s * s))
+    stop = (tol * tol) * gamma
+    it = 0
+    while it < max_iter and gamma > stop and gamma > 0:
+        q = a_mul(p)
+        qq = float(q @ q)
+        if qq == 0:
+            break
+        alpha = gamma / qq
+        u += alpha * p
+        r -= alpha * q
+        s = at_mul(r)
+        g_new = float(np.sum(s * s))
+        p = s + (g_new / gamma) * p
+        gamma = g_new
+        it += 1
+    return u, it
+
+
+def flatten(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF, iterations: int = 4,
+            tol: float = 1e-7) -> np.ndarray:
+    """Intrinsic in-plane positions of a sheet: x, y moved so in-plane distances match 3-D ones.
+
+    Parameters
+    ----------
+    positions
+        ``(n, 3)`` Cartesian positions of a sheet in a rectangular cell periodic in x and y.
+    cell
+        Edge lengths or a 3x3 rectangular cell matrix (x, y used; each at least ``2 * cutoff``).
+    cutoff
+        Pairs closer than this in 3-D are fitted (default :data:`FLATTEN_CUTOFF`, first and second
+        neighbours).
+    iterations, tol
+        At most ``iterations`` Gauss-Newton steps (each a linear least-squares solve by conjugate
+        gradients to relative tolerance ``tol``), fewer once a step moves no atom by 1e-5 Å; on
+        thermal sheets the third step moves atoms by < 1e-3 Å, far below an image's grid spacing.
+
+    Returns
+    -------
+    ``(n, 3)`` float64: x, y replaced by the flattened positions (the mean displacement is zero; the
+    cell is unchanged), z as given. Cost: O(pairs) per conjugate-gradient step; the steps grow with
+    the cell's edge in bond lengths (long-wavelength ripples).
+    """
+    pos = np.asarray(positions, dtype=np.float64)
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        raise InputError(f"iterations: expected a positive int, got {iterations!r}")
+    i, j, d = bonds(pos, cell, cutoff)
+    out = pos.copy()
+    if len(i) == 0:
+        return out
+    L = _xy_lengths(cell)
+    target = np.sqrt(np.einsum("kc,kc->k", d, d))
+    p = pos[:, :2].copy()
+    n = pos.shape[0]
+    max_iter = 20 * n + 100
+    for _ in range(iterations):
+        r = p[j] - p[i]
+        r -= L * np.round(r / L)
+        dp = np.sqrt(np.einsum("kc,kc->k", r, r))
+        e = r / np.maximum(dp, 1e-12)[:, None]
+        u, _ = _cgls(i, j, e, target - dp, n, tol, max_iter)
+        u -= u.mean(axis=0)
+        p += u
+        if np.abs(u).max() < 1e-5:
+            break
+    out[:, :2] = p
     return out

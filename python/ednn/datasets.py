@@ -41,12 +41,13 @@ _CACHE: dict[tuple[Any, ...], TrainingData] = {}
 
 
 def load_training_data(path: str | os.PathLike[str], downsample: int = 1,
-                       channels: Any = None) -> TrainingData:
+                       channels: Any = None, flatten: bool = False) -> TrainingData:
     """Read an Ising NPZ (``ednn data ising``) or an atoms HDF5 (``ednn data sheets|porous``).
 
     Atoms are imaged at ``downsample`` times the file's grid spacing (``image_spacing``): 2 gives the
     60-site cell a 128 x 128 image at ~0.1 Å, still 2 points per gamma = 0.2 Å. ``channels``: input
     channels of atoms images (:mod:`ednn.bonds`; default ``["V"]``, the Eq. 2 image alone).
+    ``flatten``: image the sheets at their flattened in-plane positions (:func:`ednn.bonds.flatten`).
     """
     if isinstance(downsample, bool) or not isinstance(downsample, int) or downsample < 1:
         raise InputError(f"downsample: expected a positive int, got {downsample!r}")
@@ -56,7 +57,9 @@ def load_training_data(path: str | os.PathLike[str], downsample: int = 1,
     from .bonds import check_channels
 
     names = check_channels(channels)
-    key = (str(p.resolve()), p.stat().st_mtime_ns, downsample, names)
+    if not isinstance(flatten, bool):
+        raise InputError(f"flatten: expected true or false, got {flatten!r}")
+    key = (str(p.resolve()), p.stat().st_mtime_ns, downsample, names, flatten)
     if key in _CACHE:
         return _CACHE[key]
     if p.suffix == ".npz":
@@ -66,6 +69,8 @@ def load_training_data(path: str | os.PathLike[str], downsample: int = 1,
             raise InputError(f"downsample: expected 1 for Ising data (spins are not images), got {downsample}")
         if names != ("V",):
             raise InputError(f"channels: expected one channel for Ising data (the spins), got {list(names)}")
+        if flatten:
+            raise InputError("flatten: expected false for Ising data (spins have no positions), got True")
         ds = load(p)
         data = TrainingData(
             "ising", ds.spins[:, None], ds.energy.astype(np.float64), np.asarray(ds.chain), "J", True,
@@ -86,7 +91,7 @@ def load_training_data(path: str | os.PathLike[str], downsample: int = 1,
             ) from None
         if len(shapes) != 1:
             raise InputError(f"data: expected cells of one size (one image shape), got image shapes {sorted(shapes)}")
-        images = np.stack(list(ds.images(spacing=spacing, channels=names))).astype(np.float32)
+        images = np.stack(list(ds.images(spacing=spacing, channels=names, flatten=flatten))).astype(np.float32)
         species = sorted({int(z) for i in range(len(ds)) for z in ds.numbers(i)})
         a = ds.attrs
         data = TrainingData(
@@ -99,6 +104,7 @@ def load_training_data(path: str | os.PathLike[str], downsample: int = 1,
                 "species": species,
                 "energy_convention": str(a.get("energy_convention", "")),
                 **({} if names == ("V",) else _channel_metadata(names)),
+                **(_flatten_metadata() if flatten else {}),
             },
         )
     else:
@@ -116,3 +122,9 @@ def _channel_metadata(names: tuple[str, ...]) -> dict[str, Any]:
         meta["bond_cutoff"] = BOND_CUTOFF
         meta["bond_height_unit"] = BOND_HEIGHT_UNIT
     return meta
+
+
+def _flatten_metadata() -> dict[str, Any]:
+    from .bonds import FLATTEN_CUTOFF
+
+    return {"positions": "flattened", "flatten_cutoff": FLATTEN_CUTOFF}

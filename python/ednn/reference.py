@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ._params import check_divisible, per_axis, resolve_ndim
 from .errors import InputError
 
-__all__ = ["tile", "ising_energy", "ising_tile_energy", "rasterize", "bonds"]
+__all__ = ["tile", "ising_energy", "ising_tile_energy", "rasterize", "bonds", "flatten"]
 
 
 def tile(
@@ -133,3 +133,31 @@ def bonds(positions: Any, lengths: Sequence[float], cutoff: float, images: int =
         for i, j in zip(*np.nonzero(upper & (np.sqrt((d * d).sum(axis=-1)) < cutoff))):
             found.setdefault((int(i), int(j)), []).append(d[i, j])
     return found
+
+
+def flatten(positions: Any, lengths: Sequence[float], cutoff: float, iterations: int = 6) -> np.ndarray:
+    """Oracle of :func:`ednn.bonds.flatten` for small sheets: Gauss-Newton with dense least squares.
+
+    Pairs from :func:`bonds`; each step solves ``min sum_k (e_k . (u_j - u_i) - (|d_k| - |r_k|))^2``
+    with ``np.linalg.lstsq`` (minimum norm), ``r_k`` the in-plane minimum-image vector, ``e_k`` its
+    direction and ``|d_k|`` the 3-D distance; the mean displacement is removed."""
+    pos = np.asarray(positions, dtype=np.float64)
+    L = np.asarray(lengths, dtype=np.float64)[:2]
+    pairs = [(i, j, d) for (i, j), ds in bonds(pos, L, cutoff).items() for d in ds]
+    p = pos[:, :2].copy()
+    n = pos.shape[0]
+    for _ in range(iterations):
+        A = np.zeros((len(pairs), 2 * n))
+        b = np.zeros(len(pairs))
+        for k, (i, j, d) in enumerate(pairs):
+            r = p[j] - p[i]
+            r -= L * np.round(r / L)
+            e = r / np.linalg.norm(r)
+            A[k, 2 * j : 2 * j + 2] = e
+            A[k, 2 * i : 2 * i + 2] = -e
+            b[k] = np.linalg.norm(d) - np.linalg.norm(r)
+        u = np.linalg.lstsq(A, b, rcond=None)[0].reshape(n, 2)
+        p += u - u.mean(axis=0)
+    out = pos.copy()
+    out[:, :2] = p
+    return out

@@ -72,6 +72,9 @@ class TrainConfig:
     powers: int = 1  # small-cnn: V, V^2, ... as input channels (species separable per pixel)
     # atoms: input channels (ednn.bonds): [V] (the Eq. 2 image) or [V, bond_dz2] (+ bond heights)
     channels: Any = None
+    # atoms (sheets): image the atoms at their flattened in-plane positions (ednn.bonds.flatten), so
+    # that out-of-plane ripples do not look like in-plane strain
+    flatten: bool = False
 
     @property
     def out(self) -> Path:
@@ -99,6 +102,8 @@ def _check(cfg: TrainConfig, base: Path | None) -> TrainConfig:
     from .bonds import check_channels
 
     cfg.channels = list(check_channels(cfg.channels, "config channels"))
+    if not isinstance(cfg.flatten, bool):
+        raise _fail("flatten", "true or false", cfg.flatten)
     if cfg.network != "small-cnn" and (cfg.pool != 1 or cfg.powers != 1):
         raise _fail("pool/powers", f"1 for network {cfg.network} (small-cnn options)", (cfg.pool, cfg.powers))
     if cfg.device not in ("auto", "cpu", "cuda") and not str(cfg.device).startswith("cuda:"):
@@ -136,7 +141,7 @@ def _check(cfg: TrainConfig, base: Path | None) -> TrainConfig:
     from ._params import check_divisible, per_axis
     from .datasets import load_training_data
 
-    ds = load_training_data(cfg.data, cfg.downsample, cfg.channels)
+    ds = load_training_data(cfg.data, cfg.downsample, cfg.channels, cfg.flatten)
     f = per_axis("focus", cfg.focus, 2, 1)
     per_axis("context", cfg.context, 2, 0)
     try:
@@ -252,7 +257,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = _device(cfg.device)
-    ds = load_training_data(cfg.data, cfg.downsample, cfg.channels)
+    ds = load_training_data(cfg.data, cfg.downsample, cfg.channels, cfg.flatten)
     L = ds.shape[-1]
     x_all = torch.from_numpy(ds.grids.astype(np.float32))
     y_all = torch.from_numpy(ds.targets.astype(np.float64)[:, None])
@@ -478,7 +483,8 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
         "training": f"epochs={ck['epoch']} steps={ck['step']} lr={cfg.learning_rate} batch={cfg.batch_size} seed={cfg.seed}",
         "label_method": dmeta.pop("label_method", ""),
     }
-    for key in ("spacing", "gamma", "species", "energy_convention", "channel_names", "bond_cutoff", "bond_height_unit"):
+    for key in ("spacing", "gamma", "species", "energy_convention", "channel_names", "bond_cutoff", "bond_height_unit",
+                "positions", "flatten_cutoff"):
         if dmeta.get(key) not in (None, ""):
             meta[key] = dmeta[key]
     if ck.get("output_scale", 1.0) != 1.0 or ck.get("output_offset", 0.0) != 0.0:
