@@ -26,6 +26,7 @@ def test_metadata(model):
     assert model.units == "eV" and model.outputs == ("energy",)
     assert model.metadata["ednn.gamma"] == "0.2"
     assert model.metadata["ednn.species"] == "5,6,7"
+    assert model.metadata["ednn.positions"] == "flattened" and ednn.atoms.model_flattens(model)
     assert "GFN1-xTB" in model.metadata["ednn.label_method"]
     np.testing.assert_allclose(model.spacing, 2 * np.asarray(sheets.BASE_SPACING), rtol=1e-12)
     mu = json.loads(model.metadata["ednn.species_energies"])
@@ -46,8 +47,11 @@ def test_extensive_over_supercells(model):
 def test_image_and_atoms_paths_agree(model):
     rng = np.random.default_rng(4)
     cell = sheets.hexagonal_sheet("hbn", rng, repeat=2, vacancies=1)
+    cell.positions[:, 2] += 0.3 * np.sin(2 * np.pi * cell.positions[:, 0] / cell.cell[0, 0])  # a ripple
     image = ednn.atoms.image(model, cell)  # (C, 256, 256) at 0.1 A, the model's spacing
-    v = ednn.rasterize(cell, shape=(256, 256), gamma=0.2)
+    flat = cell.copy()
+    flat.positions = ednn.bonds.flatten(cell.positions, cell.cell.array)
+    v = ednn.rasterize(flat, shape=(256, 256), gamma=0.2)
     np.testing.assert_array_equal(image if image.ndim == 2 else image[0], v)
     assert float(np.asarray(ednn.predict(model, image)).ravel()[0]) == pytest.approx(ednn.atoms.predict(model, cell), rel=1e-6)
 

@@ -252,7 +252,9 @@ def predict(
     ----------
     model
         EDNN model file (path or :class:`ednn.Model`) whose input is the Eq. 2 image, optionally
-        followed by the bond-height channel (``ednn.channel_names``, see :mod:`ednn.bonds`).
+        followed by the bond-height channel (``ednn.channel_names``, see :mod:`ednn.bonds`). A model
+        with ``ednn.positions = flattened`` images the sheet at its flattened in-plane positions
+        (:func:`ednn.bonds.flatten`, one least-squares solve over the whole system first).
     atoms
         An ``ase.Atoms`` (periodic along the model's axes), or ``(n, 3)`` positions with ``numbers``
         and ``cell`` as for :func:`ednn.rasterize`. Rectangular cells only.

@@ -374,9 +374,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
             val_mse, val_mae = evaluate(va_idx)
             lr = opt.param_groups[0]["lr"]
             sched.step()
-            writer.writerow([epoch + 1, step, run / seen, val_mse, val_mae, lr, round(time.perf_counter() - t0, 3)])
+            # the CSV holds both MSEs in the data's units (the loss itself is in units of the spread)
+            writer.writerow([epoch + 1, step, run / seen * loss_scale**2, val_mse, val_mae, lr,
+                             round(time.perf_counter() - t0, 3)])
             fh.flush()
-            score = val_mae if not math.isnan(val_mae) else run / seen
+            score = val_mae if not math.isnan(val_mae) else run / seen * loss_scale**2
             state = {
                 "model": model.state_dict(),
                 "optimizer": opt.state_dict(),
@@ -409,14 +411,15 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
         "last": str(last_path),
         "learning_curve": str(curve_path),
     }
+    units = (cfg.units or "") if ds.kind == "ising" else ds.units  # atoms: the labels' units (eV)
     try:
         from .metrics import plot_learning_curve
 
-        summary["plot"] = str(plot_learning_curve(curve_path, out / "learning_curve.png", cfg.units or ""))
+        summary["plot"] = str(plot_learning_curve(curve_path, out / "learning_curve.png", units))
     except ImportError:  # matplotlib is optional for training itself
         pass
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    log(f"done: {step} steps in {seconds:.1f} s, best validation MAE {best:.4g} {cfg.units or ''}")
+    log(f"done: {step} steps in {seconds:.1f} s, best validation MAE {best:.4g} {units}")
     return summary
 
 
