@@ -59,6 +59,11 @@ BOND_CUTOFF = 1.85
 #: Pairs (3-D distance, Angstrom) whose in-plane distance :func:`flatten` fits: first (1.42-1.45 Å) and
 #: second (2.46-2.50 Å) neighbours of a hexagonal sheet, not third (2.84-2.90 Å).
 FLATTEN_CUTOFF = 2.7
+# Smallest Levenberg-Marquardt damping (units of the normal matrix, whose diagonal is ~9 per atom):
+# it holds still the floppy directions of atoms with few neighbours (vacancies) and barely slows the
+# slowest physical mode (a ripple across a 50 Å cell, eigenvalue ~0.3).
+_DAMPING = 1e-3
+_MAX_STEP = 1.0  # Angstrom
 #: Height difference (Angstrom) that gives a bond a weight of 1 in the bond-height channel.
 BOND_HEIGHT_UNIT = 0.2
 #: Input channels an atoms model may take, in the order they must appear.
@@ -196,10 +201,10 @@ def images(positions: Any, numbers: Any, cell: Any, shape: Sequence[int], *, gam
     return out
 
 
-def _cgls(i: np.ndarray, j: np.ndarray, e: np.ndarray, b: np.ndarray, n: int, tol: float,
-          max_iter: int) -> tuple[np.ndarray, int]:
-    """Least squares ``min |A u - b|`` for ``(A u)_k = e_k . (u_j - u_i)`` (conjugate gradients on the
-    normal equations, matrix-free); ``u`` ``(n, 2)``, starting from 0 (the minimum-norm solution)."""
+def _cgls(i: np.ndarray, j: np.ndarray, e: np.ndarray, b: np.ndarray, n: int, damping: float, tol: float,
+          max_iter: int) -> np.ndarray:
+    """``min |A u - b|^2 + damping |u|^2`` for ``(A u)_k = e_k . (u_j - u_i)``: conjugate gradients on
+    the (damped) normal equations, matrix-free; ``u`` ``(n, 2)`` starts from 0."""
 
     def a_mul(u: np.ndarray) -> np.ndarray:
         return np.einsum("kc,kc->k", e, u[j] - u[i])
@@ -215,28 +220,45 @@ def _cgls(i: np.ndarray, j: np.ndarray, e: np.ndarray, b: np.ndarray, n: int, to
     r = b.copy()
     s = at_mul(r)
     p = s.copy()
-    gamma = float(np.sum(s * s))
+    gamma = gamma0 = float(np.sum(s * s))
     stop = (tol * tol) * gamma
-    it = 0
-    while it < max_iter and gamma > stop and gamma > 0:
-        q = a_mul(p)
-        qq = float(q @ q)
-        if qq == 0:
+    for _ in range(max_iter):
+        if gamma <= stop or gamma == 0:
             break
-        alpha = gamma / qq
-        u += alpha * p
+        q = a_mul(p)
+        delta = float(q @ q) + damping * float(np.sum(p * p))
+        if not 0 < delta < math.inf:
+            break
+        alpha = gamma / delta
+        u_new = u + alpha * p
         r -= alpha * q
-        s = at_mul(r)
+        s = at_mul(r) - damping * u_new
         g_new = float(np.sum(s * s))
+        if not g_new < 1e8 * gamma0:  # rounding has taken over (a tolerance below what float64 resolves)
+            break
+        u = u_new
         p = s + (g_new / gamma) * p
         gamma = g_new
-        it += 1
-    return u, it
+    return u
 
 
-def flatten(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF, iterations: int = 4,
-            tol: float = 1e-7) -> np.ndarray:
+def _misfit(p: np.ndarray, i: np.ndarray, j: np.ndarray, L: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """In-plane minimum-image vectors ``r`` ``(m, 2)`` of the pairs and their misfits ``|r| - target``."""
+    r = p[j] - p[i]
+    r -= L * np.round(r / L)
+    return r, np.sqrt(np.einsum("kc,kc->k", r, r)) - target
+
+
+def flatten(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF, iterations: int = 12,
+            tol: float = 1e-4) -> np.ndarray:
     """Intrinsic in-plane positions of a sheet: x, y moved so in-plane distances match 3-D ones.
+
+    Minimises ``F = sum_pairs (|r_ij| - d_ij)^2`` over the in-plane positions, ``r_ij`` the in-plane
+    (minimum-image) vector and ``d_ij`` the 3-D distance of each pair closer than ``cutoff`` in 3-D,
+    starting from the projection, in the fixed periodic cell. Levenberg-Marquardt: each step is a
+    damped linear least-squares solve (conjugate gradients), kept only if it lowers ``F`` (else the
+    damping grows); so the result is a local minimum next to the projection, the same for equal
+    inputs, and a supercell of a periodic sheet gets the repeated flattening of its cell.
 
     Parameters
     ----------
@@ -248,9 +270,9 @@ def flatten(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF, iterat
         Pairs closer than this in 3-D are fitted (default :data:`FLATTEN_CUTOFF`, first and second
         neighbours).
     iterations, tol
-        At most ``iterations`` Gauss-Newton steps (each a linear least-squares solve by conjugate
-        gradients to relative tolerance ``tol``), fewer once a step moves no atom by 1e-5 Å; on
-        thermal sheets the third step moves atoms by < 1e-3 Å, far below an image's grid spacing.
+        At most ``iterations`` Levenberg-Marquardt steps (fewer once a step moves no atom by 1e-4 Å
+        or lowers ``F`` by less than 1e-9 of it), each solved by conjugate gradients to relative
+        tolerance ``tol``. Atoms end within ~1e-3 Å of the minimum (grid spacings: 0.05-0.1 Å).
 
     Returns
     -------
@@ -261,6 +283,8 @@ def flatten(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF, iterat
     pos = np.asarray(positions, dtype=np.float64)
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
         raise InputError(f"iterations: expected a positive int, got {iterations!r}")
+    if not (isinstance(tol, (int, float)) and 1e-12 <= tol < 1):
+        raise InputError(f"tol: expected a number in [1e-12, 1), got {tol!r}")
     i, j, d = bonds(pos, cell, cutoff)
     out = pos.copy()
     if len(i) == 0:
@@ -269,16 +293,27 @@ def flatten(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF, iterat
     target = np.sqrt(np.einsum("kc,kc->k", d, d))
     p = pos[:, :2].copy()
     n = pos.shape[0]
-    max_iter = 20 * n + 100
+    max_iter = 4 * n + 200
+    r, res = _misfit(p, i, j, L, target)
+    f = float(res @ res)
+    damping = _DAMPING
     for _ in range(iterations):
-        r = p[j] - p[i]
-        r -= L * np.round(r / L)
-        dp = np.sqrt(np.einsum("kc,kc->k", r, r))
+        dp = res + target
         e = r / np.maximum(dp, 1e-12)[:, None]
-        u, _ = _cgls(i, j, e, target - dp, n, tol, max_iter)
+        u = _cgls(i, j, e, -res, n, damping, tol, max_iter)
         u -= u.mean(axis=0)
-        p += u
-        if np.abs(u).max() < 1e-5:
-            break
+        step = float(np.abs(u).max())
+        if step > _MAX_STEP:  # a trust region: never move an atom by more than _MAX_STEP at once
+            u *= _MAX_STEP / step
+        r_new, res_new = _misfit(p + u, i, j, L, target)
+        f_new = float(res_new @ res_new)
+        if f_new < f:
+            p += u
+            gain, f, r, res = f - f_new, f_new, r_new, res_new
+            damping = max(_DAMPING, damping / 10.0)
+            if step < 1e-4 or gain < 1e-9 * f:
+                break
+        else:
+            damping *= 10.0
     out[:, :2] = p
     return out
