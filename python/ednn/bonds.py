@@ -7,24 +7,22 @@ projections of small cells reads the tilts of a large cell as in-plane compressi
 expensive, while bending is cheap. :func:`flatten` moves the atoms within the plane so that the
 in-plane distances of all pairs closer than ``FLATTEN_CUTOFF`` in 3-D (first and second neighbours:
 bond lengths and, through the second neighbours, angles) match their 3-D distances as well as the
-fixed periodic cell allows (least squares, Gauss-Newton). The image of the flattened sheet shows
-the sheet's own in-plane geometry whatever its ripples; what cannot be flattened (curvature, and the
-mean stretch of a rippled sheet in a fixed cell) stays as the misfit.
+fixed periodic cell allows (least squares, Levenberg-Marquardt from the projection). The image of
+the flattened sheet shows the sheet's own in-plane geometry whatever its ripples; what cannot be
+flattened (curvature, and the mean stretch of a rippled sheet in a fixed cell) stays as the misfit.
+Models trained on flattened sheets carry ``ednn.positions = flattened``; :func:`ednn.atoms.predict`
+then flattens before imaging.
 
-**Bond-height channel**.
-
-The Eq. 2 image of a sheet is its projection on the x-y plane: it cannot tell a bond that is short
-from a bond that is tilted out of the plane (true length ``d^2 = d_xy^2 + dz^2``). Thermal sheets
-ripple, and the larger the cell the more (longer flexural waves fit in it), so a network that sees
-only the projection reads the ripple of a large cell as in-plane strain. The **bond-height
-channel** gives it the missing term: a Gaussian of width gamma at each bond's midpoint, weighted by
+**Bond-height channel** (:func:`images`, an alternative that keeps the projection and adds what it
+hides): a second input channel with a Gaussian of width gamma at each bond's midpoint, weighted by
 ``(dz / BOND_HEIGHT_UNIT)^2``::
 
     B(r) = sum_bonds (dz_ij / u)^2 exp(-|r - m_ij|^2 / (2 gamma^2)),   m_ij = (r_i + r_j) / 2
 
 A bond is a pair of atoms closer than ``BOND_CUTOFF`` in 3-D (periodic in x and y, z not wrapped).
-The channel depends only on height *differences*: it does not change when the sheet moves along
-z, and it stays in the range of the training cells for sheets of any size (it is local).
+The channel depends only on height differences: it does not change when the sheet moves along z.
+(docs/sheets.md: on the sheets data it transfers worse than flattening; the shipped model does not
+use it.)
 
 Channel names (``ednn.channel_names`` in a model's metadata, ``channels`` in a training config):
 ``"V"`` (Eq. 2, :func:`ednn.rasterize`) and ``"bond_dz2"`` (this module); ``"V"`` comes first.
