@@ -117,7 +117,9 @@ def model_flattens(model: Model) -> bool:
 
 
 def _positions_for(model: Model, pos: Any, cell: Any) -> Any:
-    """``pos``, or its flattened form (:func:`ednn.bonds.flatten`) for a model trained on flattened sheets."""
+    """``pos``, or its flattened form (:func:`ednn.bonds.flatten`) for a model trained on flattened sheets.
+
+    Called after :func:`ednn.rasterize`'s argument checks (finite positions, matching lengths)."""
     if not model_flattens(model):
         return pos
     from .bonds import FLATTEN_CUTOFF, flatten
@@ -125,8 +127,6 @@ def _positions_for(model: Model, pos: Any, cell: Any) -> Any:
     p = np.asarray(pos, dtype=np.float64)
     if p.ndim != 2 or p.shape[1] != 3:
         raise InputError(f"positions: expected shape (n, 3) for a model on flattened sheets (z is needed), got {p.shape}")
-    if not np.isfinite(p).all():
-        return pos  # refused with the atom's index by the rasterizer's checks
     return flatten(p, cell, cutoff=float(model.metadata.get("ednn.flatten_cutoff", FLATTEN_CUTOFF)))
 
 
