@@ -85,7 +85,7 @@ def model_channels(model: Model) -> tuple[str, ...]:
 
     Refuses a model whose channels are not ones :mod:`ednn.bonds` can compute from atoms.
     """
-    from .bonds import CHANNEL_NAMES, check_channels
+    from .bonds import BOND_HEIGHT_UNIT, CHANNEL_NAMES, check_channels
 
     text = model.metadata.get("ednn.channel_names")
     if text is None:
@@ -97,8 +97,6 @@ def model_channels(model: Model) -> tuple[str, ...]:
     if len(names) != model.channels:
         raise InputError(f"metadata ednn.channel_names: expected {model.channels} names (ednn.channels), got {list(names)}")
     if "bond_dz2" in names:
-        from .bonds import BOND_HEIGHT_UNIT
-
         unit = float(model.metadata.get("ednn.bond_height_unit", BOND_HEIGHT_UNIT))
         if abs(unit - BOND_HEIGHT_UNIT) > 1e-12:
             raise InputError(f"metadata ednn.bond_height_unit: expected {BOND_HEIGHT_UNIT} (this version's "
@@ -303,10 +301,10 @@ def predict(
         grid_shape([float(n) for n in grid], [1.0] * d, m.focus)
     else:
         grid = grid_shape(lengths, model_spacing(m, spacing), m.focus)
-    prepare(pos, z, cell_in, grid, g, None, None)  # checks positions / numbers; raises InputError
-    pos = _positions_for(m, pos, cell_in)
-    sysm = prepare(pos, z, cell_in, grid, g, None, None)
-    pos3, pos, z, lengths = pos, sysm.positions, sysm.numbers, sysm.cell
+    sysm = prepare(pos, z, cell_in, grid, g, None, None)  # checks positions / numbers; raises InputError
+    pos3 = _positions_for(m, pos, cell_in)  # (n, 3): flattened, or the positions as given
+    pos = sysm.positions if pos3 is pos else np.ascontiguousarray(pos3[:, :d])
+    z, lengths = sysm.numbers, sysm.cell
     h = [lengths[k] / grid[k] for k in range(d)]
     # every channel is a set of weighted points (atoms; bond midpoints), rasterized per window
     if len(names) > 1:

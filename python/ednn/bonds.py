@@ -86,11 +86,10 @@ def check_channels(channels: Any, name: str = "channels") -> tuple[str, ...]:
 
 
 def _xy_lengths(cell: Any) -> np.ndarray:
-    c = np.asarray(cell, dtype=np.float64)
-    lengths = np.diag(c)[:2] if c.ndim == 2 else c.ravel()[:2]
-    if lengths.shape != (2,) or not np.all(np.isfinite(lengths)) or np.any(lengths <= 0):
-        raise InputError(f"cell: expected positive x and y edge lengths, got {cell!r}")
-    return lengths
+    """x and y edge lengths of a rectangular cell, checked as :func:`ednn.rasterize` checks cells."""
+    from .rasterize import _cell_lengths
+
+    return np.asarray(_cell_lengths(cell, 2))
 
 
 def bonds(positions: Any, cell: Any, cutoff: float = BOND_CUTOFF) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -186,9 +185,9 @@ def images(positions: Any, numbers: Any, cell: Any, shape: Sequence[int], *, gam
     ``positions`` ``(n, 3)``, ``numbers`` ``(n,)``, ``cell`` (rectangular) and ``shape`` as for
     :func:`ednn.rasterize`; ``channels`` a subset of :data:`CHANNEL_NAMES` starting with ``"V"``.
     """
-    from .rasterize import rasterize
+    from .rasterize import _is_ase_atoms, rasterize
 
-    if hasattr(positions, "get_positions") and hasattr(positions, "numbers"):
+    if _is_ase_atoms(positions):
         positions, numbers, cell = positions.get_positions(), positions.numbers, positions.cell.array
     names = check_channels(channels)
     srcs = channel_sources(names, positions, numbers, cell, cutoff)
