@@ -219,14 +219,26 @@ def test_demo_small(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------- atoms: images -> CNN
+def _torch_total(cfg, checkpoint, image: np.ndarray) -> float:
+    """Total of a training checkpoint's torch EDNN on one image ``(C, S_1, S_2)``, in the data's units."""
+    from ednn.torch import EDNN
+    from ednn.training import build_network
+
+    ck = torch.load(checkpoint, weights_only=False)
+    net = EDNN(build_network(cfg, cfg.focus + 2 * cfg.context, ck["baseline_moments"]), cfg.focus, cfg.context)
+    net.load_state_dict(ck["model"])
+    with torch.no_grad():
+        raw = float(net(torch.from_numpy(image[None])).double())
+    n_tiles = (image.shape[-2] // cfg.focus) * (image.shape[-1] // cfg.focus)
+    return raw * ck["output_scale"] + ck["output_offset"] * n_tiles
+
+
 def test_train_small_cnn_on_labelled_sheets(tmp_path):
     pytest.importorskip("tblite")
     pytest.importorskip("h5py")
     pytest.importorskip("ase")
     from ednn import sheets
     from ednn.atoms_data import label_dataset, load
-    from ednn.torch import EDNN
-    from ednn.training import build_network
 
     path = tmp_path / "sheets.h5"
     label_dataset(path, sheets.SheetsConfig(thermal="rattle", snapshots=2), 4, seed=1, workers=0, progress=False)
@@ -244,11 +256,7 @@ def test_train_small_cnn_on_labelled_sheets(tmp_path):
     e_atoms = ednn.atoms.predict(m, ds[0])
     ck = torch.load(s["last"], weights_only=False)
     assert ck["baseline_moments"] == len(m.metadata["ednn.species"].split(",")) and "ednn.species_energies" in m.metadata
-    net = EDNN(build_network(cfg, 128, ck["baseline_moments"]), 64, 32)
-    net.load_state_dict(ck["model"])
-    with torch.no_grad():
-        raw = float(net(torch.from_numpy(img[None, None])).double())
-    e_torch = raw * ck["output_scale"] + ck["output_offset"] * 16
+    e_torch = _torch_total(cfg, s["last"], img[None])
     # float32 networks in two runtimes over 16 tiles of 128^2; totals of ~ -3500 eV
     assert e_image == pytest.approx(e_torch, rel=1e-5)
     assert float(np.asarray(e_atoms).reshape(-1)[0]) == pytest.approx(e_image, rel=1e-6)
@@ -383,8 +391,7 @@ def test_train_with_bond_height_channel(tmp_path):
     from ednn import sheets
     from ednn.atoms_data import label_dataset, load
     from ednn.datasets import load_training_data
-    from ednn.torch import EDNN, SmallCNN
-    from ednn.training import build_network
+    from ednn.torch import SmallCNN
 
     path = tmp_path / "sheets.h5"
     label_dataset(path, sheets.SheetsConfig(thermal="rattle", snapshots=2), 2, seed=3, workers=0, progress=False)
@@ -402,12 +409,7 @@ def test_train_with_bond_height_channel(tmp_path):
     ds = load(path)
     img = ednn.atoms.image(m, ds[1])
     assert img.shape == (2, 128, 128)
-    ck = torch.load(s["last"], weights_only=False)
-    net = EDNN(build_network(cfg, 64, ck["baseline_moments"]), 32, 16)
-    net.load_state_dict(ck["model"])
-    with torch.no_grad():
-        raw = float(net(torch.from_numpy(img[None])).double())
-    e_torch = raw * ck["output_scale"] + ck["output_offset"] * 16
+    e_torch = _torch_total(cfg, s["last"], img)
     # float32 networks in two runtimes over 16 tiles; totals of ~ -3500 eV
     assert ednn.atoms.predict(m, ds[1]) == pytest.approx(e_torch, rel=1e-5)
     assert ednn.predict(m, img) == pytest.approx(e_torch, rel=1e-5)
