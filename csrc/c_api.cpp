@@ -7,7 +7,7 @@
 #include <string>
 
 #include "ednn/ednn.h"
-#include "predictor.hpp"
+#include "predictor/predictor.hpp"
 
 using ednn::detail::Error;
 using ednn::detail::GridShape;

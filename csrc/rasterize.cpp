@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "dispatch.hpp"
+
 namespace ednn {
 
 namespace {

@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "dispatch.hpp"
+
 namespace ednn {
 
 int64_t TileLayout::n_tiles() const {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "ednn/rasterize.hpp"
+#include "../dispatch.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ednn/tiling.hpp"
+#include "../dispatch.hpp"
 #include "../tiling_geometry.hpp"
 
 #ifdef _OPENMP

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "ednn/build_info.hpp"
+#include "../dispatch.hpp"
 
 namespace ednn {
 

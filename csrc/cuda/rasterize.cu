@@ -11,6 +11,7 @@
 #include <string>
 
 #include "ednn/rasterize.hpp"
+#include "../dispatch.hpp"
 
 namespace ednn::cuda {
 namespace {

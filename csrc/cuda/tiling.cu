@@ -6,6 +6,7 @@
 #include <string>
 
 #include "ednn/tiling.hpp"
+#include "../dispatch.hpp"
 #include "../tiling_geometry.hpp"
 
 namespace ednn::cuda {

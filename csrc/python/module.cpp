@@ -10,6 +10,7 @@
 #include "ednn/build_info.hpp"
 #include "ednn/rasterize.hpp"
 #include "ednn/tiling.hpp"
+#include "../dispatch.hpp"  // the CUDA runtime helpers behind DeviceBuffer
 
 namespace py = pybind11;
 

@@ -4,6 +4,7 @@
 #include "ednn/build_info.hpp"
 #include "ednn/rasterize.hpp"
 #include "ednn/tiling.hpp"
+#include "../dispatch.hpp"
 
 namespace ednn {
 

@@ -1,7 +1,6 @@
 // What this build of the ednn core contains, and what it can see at run time.
 #pragma once
 
-#include <cstddef>
 #include <string>
 
 namespace ednn {
@@ -19,14 +18,5 @@ BuildInfo build_info();
 
 /// Number of CUDA devices visible; 0 without CUDA, without a driver or without a GPU.
 int cuda_device_count();
-
-namespace cuda {
-/// Device memory owned by the caller; throw std::runtime_error on failure or without CUDA.
-void* malloc_device(std::size_t bytes);
-void free_device(void* ptr) noexcept;
-void synchronize(void* stream);
-void copy_to_host(void* dst, const void* src, std::size_t bytes);
-void copy_to_device(void* dst, const void* src, std::size_t bytes);
-}  // namespace cuda
 
 }  // namespace ednn

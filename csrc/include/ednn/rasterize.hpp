@@ -61,14 +61,4 @@ void validate(const RasterGrid& grid);
 void rasterize(const double* positions, const double* numbers, int64_t n_atoms, const RasterGrid& grid,
                void* out, Device device, int threads = 0, void* stream = nullptr);
 
-namespace cpu {
-void rasterize(const double* positions, const double* numbers, int64_t n_atoms, const RasterGrid& grid,
-               void* out, int threads);
-}  // namespace cpu
-
-namespace cuda {
-void rasterize(const double* positions, const double* numbers, int64_t n_atoms, const RasterGrid& grid,
-               void* out, void* stream);
-}  // namespace cuda
-
 }  // namespace ednn

@@ -60,14 +60,4 @@ void simplify_lead(TileLayout& layout);
 void tile(const void* grid, void* out, const TileLayout& layout, int64_t first_tile,
           int64_t count, Device device, int threads = 0, void* stream = nullptr);
 
-namespace cpu {
-void tile(const void* grid, void* out, const TileLayout& layout, int64_t first_tile,
-          int64_t count, int threads);
-}  // namespace cpu
-
-namespace cuda {
-void tile(const void* grid, void* out, const TileLayout& layout, int64_t first_tile,
-          int64_t count, void* stream);
-}  // namespace cuda
-
 }  // namespace ednn

@@ -1,4 +1,10 @@
 // The ONNX Runtime predictor behind the C API (internal; the public interface is ednn.h / ednn.hpp).
+//
+// The predictor's sources, in this folder:
+//   runtime.cpp    finds and loads the ONNX Runtime library (one Runtime per library, kept loaded);
+//   metadata.cpp   reads and checks a model's ednn.* metadata and its input/output signature;
+//   messages.cpp   text helpers of the messages (Python-style quoting and tuples, strip/split/join);
+//   predictor.cpp  the Predictor: session, grid shapes, tiling, batched runs and sums.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +37,8 @@ struct Options {
     std::string onnxruntime_library;  // empty = search
 };
 
-/// What an EDNN model file declares (format version 1), validated like ednn.Model in Python.
+/// What an EDNN model file declares (format version 1), validated like ednn.Model in Python
+/// (read by read_model_info, metadata.hpp).
 struct ModelInfo {
     std::string path;
     int ndim = 0;
@@ -59,7 +66,7 @@ struct GridShape {
     std::vector<int64_t> dims;     // the shape as given
 };
 
-struct Runtime;  // a loaded ONNX Runtime library
+struct Runtime;  // a loaded ONNX Runtime library (runtime.hpp)
 
 class Predictor {
 public:
@@ -100,11 +107,7 @@ private:
     std::unique_ptr<Session> session_;
 };
 
-/// Python-style quoting of a string ('...'), used in messages so that they match ednn's Python ones.
-std::string py_repr(const std::string& s);
-/// Python-style tuple of integers: "(8, 8)", "(3,)".
-std::string py_tuple(const std::vector<int64_t>& v);
-
+/// Bytes per element of `dtype`; throws Error(EDNN_ERROR_INPUT) for an unknown dtype.
 size_t dtype_size(ednn_dtype dtype);
 
 }  // namespace ednn::detail
