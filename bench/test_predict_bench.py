@@ -12,7 +12,7 @@ import pytest
 from conftest import ratio
 
 import ednn
-from ednn.exact_models import write_ising_model
+from ednn.models.exact import write_ising_model
 
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402

@@ -10,7 +10,7 @@ import pytest
 def ising_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The exact f = c = 1 Ising EDNN, built as an ONNX graph in the test session."""
     pytest.importorskip("onnx")
-    from ednn.exact_models import write_ising_model
+    from ednn.models.exact import write_ising_model
 
     path = tmp_path_factory.mktemp("models") / "ising_exact.onnx"
     write_ising_model(path)

@@ -10,10 +10,10 @@ network that sees one focus + context tile at a time; the tile contributions are
 
 from __future__ import annotations
 
-from . import atoms, bonds, models, reference
+from . import atoms, models, reference
 from ._ednn import __version__
-from .accumulate import Accumulator
-from .errors import InputError, ModelFileError
+from .errors import InputError, MissingExtraError, ModelFileError
+from .inference import Accumulator
 from .info import build_info
 from .model import Model, load_model, metadata_dict
 from .predict import predict
@@ -24,9 +24,9 @@ __all__ = [
     "__version__",
     "Accumulator",
     "atoms",
-    "bonds",
     "DeviceArray",
     "InputError",
+    "MissingExtraError",
     "Model",
     "ModelFileError",
     "build_info",

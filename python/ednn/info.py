@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from . import _ednn
 
-__all__ = ["build_info"]
+__all__ = ["build_info", "cmake_dir"]
 
 
 def build_info() -> dict[str, Any]:
@@ -24,3 +25,11 @@ def build_info() -> dict[str, Any]:
         info["onnxruntime"] = None
         info["onnxruntime_providers"] = []
     return info
+
+
+def cmake_dir() -> Path:
+    """Folder holding ``ednnConfig.cmake`` of the installed package (for ``find_package(ednn)``)."""
+    root = Path(__file__).resolve().parent
+    for cand in sorted(root.glob("lib*/cmake/ednn")):
+        return cand
+    raise FileNotFoundError("ednnConfig.cmake is not installed beside the ednn package")

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import parse_floats, parse_ints
 from .errors import InputError, ModelFileError
 
 __all__ = ["Model", "FORMAT_VERSION", "REQUIRED_KEYS", "load_model", "metadata_dict", "default_providers"]
@@ -37,33 +38,6 @@ REQUIRED_KEYS = (
     "ednn.channels",
     "ednn.outputs",
 )
-
-
-def _ints(key: str, text: str, count: int | None, minimum: int) -> tuple[int, ...]:
-    try:
-        vals = tuple(int(p.strip()) for p in text.split(","))
-    except ValueError:
-        raise ModelFileError(f"metadata {key}: expected comma-separated integers, got {text!r}") from None
-    if count is not None:
-        if len(vals) == 1:
-            vals = vals * count
-        elif len(vals) != count:
-            raise ModelFileError(f"metadata {key}: expected 1 or {count} values, got {len(vals)} ({text!r})")
-    if any(v < minimum for v in vals):
-        raise ModelFileError(f"metadata {key}: expected values >= {minimum}, got {text!r}")
-    return vals
-
-
-def _floats(key: str, text: str, count: int) -> np.ndarray:
-    try:
-        vals = [float(p.strip()) for p in text.split(",")]
-    except ValueError:
-        raise ModelFileError(f"metadata {key}: expected comma-separated numbers, got {text!r}") from None
-    if len(vals) == 1:
-        vals = vals * count
-    if len(vals) != count or not np.all(np.isfinite(vals)):
-        raise ModelFileError(f"metadata {key}: expected 1 or {count} finite numbers, got {text!r}")
-    return np.asarray(vals, dtype=np.float64)
 
 
 def metadata_dict(
@@ -187,12 +161,12 @@ class Model:
             raise ModelFileError(
                 f"metadata ednn.format_version: expected {FORMAT_VERSION!r}, got {meta['ednn.format_version']!r}"
             )
-        (self.ndim,) = _ints("ednn.ndim", meta["ednn.ndim"], 1, 1)
+        (self.ndim,) = parse_ints("ednn.ndim", meta["ednn.ndim"], 1, 1)
         if self.ndim > 3:
             raise ModelFileError(f"metadata ednn.ndim: expected 1, 2 or 3, got {self.ndim}")
-        self.focus = _ints("ednn.focus", meta["ednn.focus"], self.ndim, 1)
-        self.context = _ints("ednn.context", meta["ednn.context"], self.ndim, 0)
-        (self.channels,) = _ints("ednn.channels", meta["ednn.channels"], 1, 1)
+        self.focus = parse_ints("ednn.focus", meta["ednn.focus"], self.ndim, 1)
+        self.context = parse_ints("ednn.context", meta["ednn.context"], self.ndim, 0)
+        (self.channels,) = parse_ints("ednn.channels", meta["ednn.channels"], 1, 1)
         self.outputs = tuple(s.strip() for s in meta["ednn.outputs"].split(","))
         if not all(self.outputs):
             raise ModelFileError(f"metadata ednn.outputs: expected comma-separated names, got {meta['ednn.outputs']!r}")
@@ -200,13 +174,13 @@ class Model:
         self.description = meta.get("ednn.description")
         self.spacing = None
         if "ednn.spacing" in meta:  # one value for every axis, or one per axis
-            self.spacing = tuple(float(v) for v in _floats("ednn.spacing", meta["ednn.spacing"], self.ndim))
+            self.spacing = tuple(float(v) for v in parse_floats("ednn.spacing", meta["ednn.spacing"], self.ndim))
         k = len(self.outputs)
         get = meta.get
-        self.input_scale = _floats("ednn.input_scale", get("ednn.input_scale"), self.channels) if "ednn.input_scale" in meta else None
-        self.input_offset = _floats("ednn.input_offset", get("ednn.input_offset"), self.channels) if "ednn.input_offset" in meta else None
-        self.output_scale = _floats("ednn.output_scale", get("ednn.output_scale"), k) if "ednn.output_scale" in meta else None
-        self.output_offset = _floats("ednn.output_offset", get("ednn.output_offset"), k) if "ednn.output_offset" in meta else None
+        self.input_scale = parse_floats("ednn.input_scale", get("ednn.input_scale"), self.channels) if "ednn.input_scale" in meta else None
+        self.input_offset = parse_floats("ednn.input_offset", get("ednn.input_offset"), self.channels) if "ednn.input_offset" in meta else None
+        self.output_scale = parse_floats("ednn.output_scale", get("ednn.output_scale"), k) if "ednn.output_scale" in meta else None
+        self.output_offset = parse_floats("ednn.output_offset", get("ednn.output_offset"), k) if "ednn.output_offset" in meta else None
         self._check_signature(sess)
 
     # ------------------------------------------------------------------ checks
@@ -239,6 +213,22 @@ class Model:
             )
 
     # ------------------------------------------------------------------ properties
+    @property
+    def scales_input(self) -> bool:
+        """Whether the model has ``ednn.input_scale`` or ``ednn.input_offset`` (see :meth:`scale_input`)."""
+        return self.input_scale is not None or self.input_offset is not None
+
+    def scale_input(self, x: np.ndarray, channels: slice | int = slice(None)) -> np.ndarray:
+        """Apply the input scaling in place to float32 ``x`` ``(C, S...)`` (or the channels selected by
+        ``channels``, e.g. one channel ``k`` with ``x`` ``(S...)``) and return it: ``x * scale + offset``.
+        """
+        shape = () if isinstance(channels, int) else (-1,) + (1,) * (x.ndim - 1)
+        if self.input_scale is not None:
+            x *= self.input_scale.astype(np.float32)[channels].reshape(shape)
+        if self.input_offset is not None:
+            x += self.input_offset.astype(np.float32)[channels].reshape(shape)
+        return x
+
     @property
     def tile(self) -> tuple[int, ...]:
         """Tile extent ``t_k = f_k + 2 c_k`` per axis."""

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from . import _ednn
-from ._params import check_divisible, check_optional_positive_int
-from .accumulate import Accumulator
+from ._checks import check_divisible, check_optional_positive_int
 from .errors import InputError
+from .inference import default_batch_size, run_tiles
 from .model import Model, load_model
-from .progress import progress_bar
 
-__all__ = ["predict", "prepare_grid", "DEFAULT_BATCH_BYTES"]
-
-#: Default size of one tile batch handed to ONNX Runtime (bytes of float32 tiles).
-DEFAULT_BATCH_BYTES = 8 << 20
+__all__ = ["predict", "prepare_grid"]
 
 
 def prepare_grid(model: Model, grid: Any) -> tuple[np.ndarray, bool]:
@@ -62,13 +57,8 @@ def prepare_grid(model: Model, grid: Any) -> tuple[np.ndarray, bool]:
 def _to_float32(model: Model, g: np.ndarray) -> np.ndarray:
     """One example ``(C, S...)`` as contiguous float32 with the model's input scaling applied."""
     x = np.ascontiguousarray(g, dtype=np.float32)
-    if model.input_scale is not None or model.input_offset is not None:
-        x = x.copy() if x is g else x
-        shape = (-1,) + (1,) * model.ndim
-        if model.input_scale is not None:
-            x *= model.input_scale.astype(np.float32).reshape(shape)
-        if model.input_offset is not None:
-            x += model.input_offset.astype(np.float32).reshape(shape)
+    if model.scales_input:
+        x = model.scale_input(x.copy() if x is g else x)
     return x
 
 
@@ -110,28 +100,18 @@ def predict(
     g, batched = prepare_grid(m, grid)
     check_optional_positive_int("batch_size", batch_size)
     check_optional_positive_int("threads", threads)
-    sess = m.session(providers, threads)
     B = g.shape[0]
     spatial = g.shape[2:]
     n_tiles = int(np.prod([s // f for s, f in zip(spatial, m.focus)], dtype=np.int64))
-    tile_elems = m.channels * int(np.prod(m.tile))
-    if batch_size is None:
-        batch_size = max(1, min(n_tiles, DEFAULT_BATCH_BYTES // (4 * tile_elems)))
-    batch_size = min(batch_size, n_tiles)
+    batch_size = min(batch_size or default_batch_size(m, n_tiles), n_tiles)
     K = m.n_outputs
     if B == 0:
         return np.zeros((0, K), dtype=np.float64)
-    out_name = sess.get_outputs()[0].name
-
-    def jobs() -> Iterator[tuple[int, int, int]]:
-        for b in range(B):
-            for first in range(0, n_tiles, batch_size):
-                yield b, first, min(batch_size, n_tiles - first)
-
+    jobs = ((b, first, min(batch_size, n_tiles - first)) for b in range(B) for first in range(0, n_tiles, batch_size))
     buffers = [np.empty((batch_size, m.channels) + m.tile, dtype=np.float32) for _ in range(2)]
     examples: dict[int, np.ndarray] = {}
 
-    def make_tiles(job: tuple[int, int, int], slot: int) -> np.ndarray:
+    def make_tiles(job: tuple[int, int, int], slot: int) -> tuple[int, np.ndarray]:
         b, first, count = job
         x = examples.get(b)
         if x is None:
@@ -139,30 +119,10 @@ def predict(
             x = examples[b] = _to_float32(m, g[b])
         buf = buffers[slot][:count]
         _ednn.tile_host(x, buf, m.ndim, m.focus, m.context, first, count, 1)
-        return buf
+        return b, buf
 
-    accs = [Accumulator(K) for _ in range(B)]
-    with progress_bar(B * n_tiles, "ednn predict", "tiles", enable=progress) as bar, ThreadPoolExecutor(1) as pool:
-        it = jobs()
-        job = next(it)
-        fut = pool.submit(make_tiles, job, 0)
-        slot = 0
-        while job is not None:
-            tiles = fut.result()
-            nxt = next(it, None)
-            if nxt is not None:  # tile the next batch while ONNX Runtime runs this one
-                fut = pool.submit(make_tiles, nxt, 1 - slot)
-            y = sess.run([out_name], {m.input_name: tiles})[0]
-            if y.shape != (job[2], K):
-                raise InputError(f"model output: expected shape ({job[2]}, {K}), got {y.shape}")
-            accs[job[0]].add(y)
-            bar.update(job[2])
-            job, slot = nxt, 1 - slot
-    totals = np.stack([a.total for a in accs])
-    if m.output_scale is not None:
-        totals *= m.output_scale
-    if m.output_offset is not None:
-        totals += m.output_offset * n_tiles
+    totals = run_tiles(m, jobs, make_tiles, groups=B, total=B * n_tiles, batch_size=batch_size, providers=providers,
+                       threads=threads, progress=progress, desc="ednn predict")
     if not batched:
         return float(totals[0, 0]) if K == 1 else totals[0]
     return totals

@@ -10,14 +10,14 @@ sampled on a grid whose point ``(i_1..i_d)`` sits at ``r_k = i_k * cell_k / shap
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import _ednn
-from ._params import check_optional_positive_int
+from ._checks import INT64_MAX, axis_ints, cell_lengths, check_optional_positive_int, is_ase_atoms, real_array
+
 from .errors import InputError
 
 __all__ = ["rasterize", "CUTOFF_GAMMAS", "TOLERANCE"]
@@ -26,10 +26,6 @@ __all__ = ["rasterize", "CUTOFF_GAMMAS", "TOLERANCE"]
 TOLERANCE = 1e-7
 #: Cutoff radius in units of gamma: ``sqrt(2 ln 1e7) ~= 5.678``, where ``exp(-r^2 / 2 gamma^2) = 1e-7``.
 CUTOFF_GAMMAS = math.sqrt(2.0 * math.log(1.0 / TOLERANCE))
-
-_INT64_MAX = 2**63 - 1
-# off-diagonal cell entries up to this fraction of the largest edge count as zero (rounding noise)
-_RECTANGULAR_RTOL = 1e-9
 
 
 class System(NamedTuple):
@@ -44,73 +40,6 @@ class System(NamedTuple):
     gamma: float
 
 
-def _is_ase_atoms(x: Any) -> bool:
-    ase = sys.modules.get("ase")  # an ase.Atoms can only exist once ase is imported
-    return ase is not None and isinstance(x, getattr(ase, "Atoms", ()))
-
-
-def _ints(name: str, value: Any, d: int, minimum: int | None) -> tuple[int, ...]:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
-        values = [value] * d
-    else:
-        try:
-            values = list(value)
-        except TypeError:
-            raise InputError(f"{name}: expected an int or a sequence of {d} ints, got {value!r}") from None
-        if len(values) != d:
-            raise InputError(f"{name}: expected {d} values (one per axis of shape), got {len(values)}: {value!r}")
-    out = []
-    for k, v in enumerate(values):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-            raise InputError(f"{name}: expected integers, got {v!r} on axis {k}")
-        v = int(v)
-        if minimum is not None and v < minimum:
-            raise InputError(f"{name}: expected >= {minimum} on axis {k}, got {v}")
-        if abs(v) > _INT64_MAX:
-            raise InputError(f"{name}: expected a 64-bit integer on axis {k}, got {v}")
-        out.append(v)
-    return tuple(out)
-
-
-def _real_array(name: str, value: Any) -> np.ndarray:
-    try:
-        arr = np.asarray(value)
-    except Exception as exc:  # ragged nested sequences and the like
-        raise InputError(f"{name}: expected a numeric array, got {type(value).__name__} ({exc})") from None
-    if arr.dtype.kind not in "iuf":
-        raise InputError(f"{name}: expected real numbers, got dtype {arr.dtype}")
-    return arr.astype(np.float64, copy=False)
-
-
-def _cell_lengths(cell: Any, d: int) -> tuple[float, ...]:
-    if cell is None:
-        raise InputError("cell: expected the cell's edge lengths or a 3x3 cell matrix, got None")
-    c = _real_array("cell", getattr(cell, "array", cell))  # ase.cell.Cell has .array
-    if c.ndim == 1:
-        if c.shape[0] not in (d, 3) or (d == 3 and c.shape[0] != 3):
-            raise InputError(f"cell: expected {d} edge lengths{' (or 3)' if d == 2 else ''}, got {c.shape[0]}")
-        lengths = c[:d]
-    elif c.ndim == 2 and c.shape in ((d, d), (3, 3)):
-        block = c[:d, :d]
-        scale = float(np.max(np.abs(np.diag(block)))) if np.all(np.isfinite(block)) else math.inf
-        off = block - np.diag(np.diag(block))
-        bad = np.argwhere(~(np.abs(off) <= _RECTANGULAR_RTOL * scale))
-        if len(bad):
-            i, j = (int(v) for v in bad[0])
-            what = "the in-plane (x, y) block" if d == 2 else "the cell"
-            raise InputError(
-                f"cell: expected a rectangular cell (diagonal {what}), got cell[{i}][{j}] = {float(block[i, j])!r}; "
-                "non-orthogonal cells are not supported"
-            )
-        lengths = np.diag(block)
-    else:
-        raise InputError(f"cell: expected {d} edge lengths or a {d}x{d} / 3x3 matrix, got shape {c.shape}")
-    for k, v in enumerate(lengths):
-        if not (math.isfinite(v) and v > 0):
-            raise InputError(f"cell: expected a finite edge length > 0 on axis {k}, got {float(v)!r}")
-    return tuple(float(v) for v in lengths)
-
-
 def prepare(
     positions: Any,
     numbers: Any,
@@ -121,7 +50,7 @@ def prepare(
     window_shape: Any,
 ) -> System:
     """Check and normalise the arguments of :func:`rasterize`; raises :class:`InputError`."""
-    if _is_ase_atoms(positions):
+    if is_ase_atoms(positions):
         atoms = positions
         for name, value in (("numbers", numbers), ("cell", cell)):
             if value is not None:
@@ -136,7 +65,7 @@ def prepare(
     d = len(shape_list)
     if d not in (2, 3):
         raise InputError(f"shape: expected 2 (x, y) or 3 (x, y, z) axes, got {d}: {shape!r}")
-    grid = _ints("shape", shape_list, d, 1)
+    grid = axis_ints("shape", shape_list, d, 1)
 
     if isinstance(gamma, (bool, np.bool_)) or not isinstance(gamma, (int, float, np.integer, np.floating)):
         raise InputError(f"gamma: expected a real number > 0, got {gamma!r}")
@@ -144,11 +73,11 @@ def prepare(
     if not (math.isfinite(gamma) and gamma > 0):
         raise InputError(f"gamma: expected a finite value > 0, got {gamma!r}")
 
-    lengths = _cell_lengths(cell, d)
+    lengths = cell_lengths(cell, d)
 
     if positions is None:
         raise InputError("positions: expected an (n, 2) or (n, 3) array or an ase.Atoms, got None")
-    pos = _real_array("positions", positions)
+    pos = real_array("positions", positions)
     if pos.ndim == 1 and pos.size == 0:
         pos = pos.reshape(0, d)
     ok_cols = (2, 3) if d == 2 else (3,)
@@ -158,7 +87,7 @@ def prepare(
     pos = np.ascontiguousarray(pos[:, :d])
     if numbers is None:
         raise InputError(f"numbers: expected {pos.shape[0]} atomic numbers (one per atom), got None")
-    z = _real_array("numbers", numbers)
+    z = real_array("numbers", numbers)
     if z.ndim != 1 or z.shape[0] != pos.shape[0]:
         raise InputError(
             f"numbers: expected shape ({pos.shape[0]},), one per atom in positions, got {z.shape}"
@@ -170,12 +99,12 @@ def prepare(
     if bad.size:
         raise InputError(f"numbers: expected finite values, got {float(z[bad[0]])!r} for atom {bad[0]}")
 
-    org = (0,) * d if origin is None else _ints("origin", origin, d, None)
+    org = (0,) * d if origin is None else axis_ints("origin", origin, d, None)
     if window_shape is None:
         win = grid
     else:
-        win = _ints("window_shape", window_shape, d, 0)
-    if math.prod(win) > _INT64_MAX:
+        win = axis_ints("window_shape", window_shape, d, 0)
+    if math.prod(win) > INT64_MAX:
         raise InputError(f"window_shape: expected fewer than 2^63 points, got {win}")
     for k in range(d):
         spacing = lengths[k] / grid[k]
@@ -312,7 +241,7 @@ def rasterize(
 
 
 def _rasterize_cuda(args: tuple[Any, ...], window: tuple[int, ...], dt: np.dtype, out: Any) -> Any:
-    from .tiling import DeviceArray
+    from .device import DeviceArray
 
     stream = 0
     if out is None:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._params import check_divisible, per_axis, resolve_ndim
+from ._checks import check_divisible, per_axis, resolve_ndim
 from .errors import InputError
 
 __all__ = ["tile", "ising_energy", "ising_tile_energy", "rasterize", "bonds", "flatten"]

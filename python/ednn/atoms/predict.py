@@ -1,0 +1,209 @@
+"""Energies of atomic systems from an EDNN model in one call: rasterize (Eq. 2) and predict, streamed.
+
+:func:`predict` images the atoms at the model's grid spacing and Gaussian width (metadata
+``ednn.spacing`` and ``ednn.gamma``) and sums the network's tile contributions. It never builds the
+whole grid: the tiles are visited in blocks, and for each block only its window (the block's focus
+regions plus the context around them) is rasterized, from the atoms near that window, with
+:func:`ednn.rasterize`'s window mode. Memory therefore stays at one window (about
+``max_window`` grid points) plus a batch of tiles, whatever the size of the system.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._checks import cell_lengths, check_optional_positive_int, is_ase_atoms
+from ..errors import InputError
+from ..inference import default_batch_size, run_tiles
+from ..model import Model, load_model
+from ..rasterize import CUTOFF_GAMMAS, prepare, rasterize
+from .recipe import ImageRecipe
+
+__all__ = ["predict", "image", "DEFAULT_MAX_WINDOW"]
+
+#: Default largest window (grid points) rasterized at once: 4 Mi points, 16 MiB of float32.
+DEFAULT_MAX_WINDOW = 1 << 22
+
+
+def _unpack(atoms: Any, numbers: Any, cell: Any, d: int) -> tuple[Any, Any, Any]:
+    if is_ase_atoms(atoms):
+        for name, value in (("numbers", numbers), ("cell", cell)):
+            if value is not None:
+                raise InputError(f"{name}: expected None when atoms is an ase.Atoms (taken from it), got {value!r}")
+        pbc = np.asarray(atoms.pbc, dtype=bool)
+        if not pbc[:d].all():
+            axes = "x, y" if d == 2 else "x, y, z"
+            raise InputError(f"atoms.pbc: expected periodic {axes} for a {d}-D model (the image is periodic), "
+                             f"got {pbc.tolist()}")
+        return atoms.get_positions(), atoms.numbers, atoms.cell.array
+    if cell is None:
+        raise InputError("cell: expected the cell (edge lengths or a 3x3 matrix) with a positions array, got None")
+    return atoms, numbers, cell
+
+
+def _blocks(n_tiles: Sequence[int], focus: Sequence[int], context: Sequence[int], max_window: int) -> tuple[int, ...]:
+    """Tiles per block and axis, halving the longest axis until the window fits ``max_window`` points."""
+    b = list(n_tiles)
+
+    def points() -> int:
+        return math.prod(bk * f + 2 * c for bk, f, c in zip(b, focus, context))
+
+    while points() > max_window and max(b) > 1:
+        k = max((k for k in range(len(b)) if b[k] > 1), key=lambda k: b[k] * focus[k])
+        b[k] = (b[k] + 1) // 2
+    return tuple(b)
+
+
+def _near(x: np.ndarray, lo: float, span: float, length: float) -> np.ndarray:
+    """Atoms with a periodic image in ``[lo, lo + span]`` along one axis."""
+    if span >= length:
+        return np.ones(x.shape[0], dtype=bool)
+    return np.mod(x - lo, length) <= span
+
+
+def image(
+    model: str | os.PathLike[str] | Model,
+    atoms: Any,
+    numbers: Any = None,
+    cell: Any = None,
+    *,
+    spacing: float | Sequence[float] | None = None,
+    gamma: float | None = None,
+    threads: int | None = None,
+) -> np.ndarray:
+    """The whole input grid the model sees for ``atoms``: ``(S_1..S_d)`` for a one-channel model, else
+    ``(C, S_1, S_2)`` (channels per ``ednn.channel_names``), float32, at the model's spacing and gamma.
+
+    ``ednn.predict(model, ednn.atoms.image(model, atoms))`` equals :func:`predict` up to float32
+    rounding; :func:`predict` never builds this grid (use it for large systems).
+    """
+    m = load_model(model)
+    recipe = ImageRecipe.from_model(m, spacing, gamma)
+    pos, z, cell_in = _unpack(atoms, numbers, cell, m.ndim)
+    grid = recipe.image(pos, z, cell_in, focus=m.focus, dtype=np.float32, threads=threads)
+    return grid[0] if len(recipe.channels) == 1 else grid
+
+
+def predict(
+    model: str | os.PathLike[str] | Model,
+    atoms: Any,
+    numbers: Any = None,
+    cell: Any = None,
+    *,
+    spacing: float | Sequence[float] | None = None,
+    shape: Sequence[int] | None = None,
+    gamma: float | None = None,
+    batch_size: int | None = None,
+    max_window: int | None = None,
+    providers: Sequence[Any] | None = None,
+    threads: int | None = None,
+    progress: bool = False,
+) -> float | np.ndarray:
+    """Extensive quantities (e.g. the energy) of an atomic system from an EDNN model.
+
+    Parameters
+    ----------
+    model
+        EDNN model file (path or :class:`ednn.Model`) whose input is the Eq. 2 image, optionally
+        followed by the bond-height channel (``ednn.channel_names``, see :mod:`ednn.atoms.bonds`). A model
+        with ``ednn.positions = flattened`` images the sheet at its flattened in-plane positions
+        (:func:`ednn.atoms.bonds.flatten`, one least-squares solve over the whole system first).
+    atoms
+        An ``ase.Atoms`` (periodic along the model's axes), or ``(n, 3)`` positions with ``numbers``
+        and ``cell`` as for :func:`ednn.rasterize`. Rectangular cells only.
+    spacing, shape
+        Grid spacing per axis (default: the model's ``ednn.spacing``, one value or one per axis), or
+        the grid ``shape`` directly. Each cell edge must be a whole number of spacings and the grid a
+        whole multiple of the model's focus; other cells are refused with :class:`~ednn.InputError`.
+    gamma
+        Gaussian width (default: the model's ``ednn.gamma``).
+    batch_size
+        Tiles per ONNX Runtime call (default about 8 MiB of tiles).
+    max_window
+        Largest window, in grid points, rasterized at once (default :data:`DEFAULT_MAX_WINDOW`).
+    providers, threads, progress
+        As for :func:`ednn.predict` (threads also sets the rasterizer's OpenMP threads).
+
+    Returns
+    -------
+    A float for a one-output model, else an array ``(K,)``, in float64, in the model's units
+    (``ednn.units``). The result equals ``ednn.predict(model, ednn.rasterize(atoms, shape=grid,
+    gamma=gamma))`` up to float32 rounding, without ever holding the whole grid.
+    """
+    m = load_model(model)
+    if m.ndim not in (2, 3):
+        raise InputError(f"model: expected a 2-D or 3-D model (ednn.ndim 2 or 3) for atoms, got ednn.ndim={m.ndim}")
+    d = m.ndim
+    for name, v in (("batch_size", batch_size), ("max_window", max_window), ("threads", threads)):
+        check_optional_positive_int(name, v)
+    pos, z, cell_in = _unpack(atoms, numbers, cell, d)
+    lengths = cell_lengths(cell_in, d)
+    if shape is not None:  # the grid given directly: its spacing is the cell's edge over the points
+        if spacing is not None:
+            raise InputError(f"shape: expected either spacing or shape, got both (spacing={spacing!r}, "
+                             f"shape={shape!r})")
+        try:
+            given = tuple(int(s) for s in shape)
+        except (TypeError, ValueError):
+            raise InputError(f"shape: expected {d} ints, got {shape!r}") from None
+        if len(given) != d or min(given) < 1:
+            raise InputError(f"shape: expected {d} positive ints, got {shape!r}")
+        spacing = tuple(lengths[k] / given[k] for k in range(d))
+    recipe = ImageRecipe.from_model(m, spacing, gamma)
+    g = recipe.gamma
+    grid = recipe.grid_shape(lengths, m.focus)
+    sysm = prepare(pos, z, cell_in, grid, g, None, None)  # checks positions / numbers; raises InputError
+    lengths = sysm.cell
+    # every channel is a set of weighted points (atoms; bond midpoints), rasterized per window
+    pos, z, chan = recipe.sources(recipe.positions(pos, cell_in), sysm.numbers, lengths)
+    C = len(recipe.channels)
+    h = [lengths[k] / grid[k] for k in range(d)]
+
+    f, c, t = m.focus, m.context, m.tile
+    n_tiles = [grid[k] // f[k] for k in range(d)]
+    total_tiles = math.prod(n_tiles)
+    batch_size = batch_size or default_batch_size(m, total_tiles)
+    b = _blocks(n_tiles, f, c, max_window or DEFAULT_MAX_WINDOW)
+    starts = [range(0, n_tiles[k], b[k]) for k in range(d)]
+    rc = g * CUTOFF_GAMMAS * (1.0 + 1e-6)
+    wrapped = np.mod(pos, np.asarray(lengths))
+
+    def block_atoms() -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
+        """(block start in tiles, indices of the points near its window), one row of blocks at a time."""
+
+        def rec(k: int, idx: np.ndarray, head: tuple[int, ...]) -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
+            if k == d:
+                yield head, idx
+                return
+            for s in starts[k]:
+                count = min(b[k], n_tiles[k] - s)
+                lo = (s * f[k] - c[k]) * h[k] - rc
+                span = (count * f[k] + 2 * c[k] - 1) * h[k] + 2 * rc
+                sub = idx[_near(wrapped[idx, k], lo, span, lengths[k])]
+                yield from rec(k + 1, sub, head + (s,))
+
+        yield from rec(0, np.arange(pos.shape[0]), ())
+
+    def make_tiles(block: tuple[tuple[int, ...], np.ndarray], slot: int) -> tuple[int, np.ndarray]:
+        start, idx = block
+        counts = [min(b[k], n_tiles[k] - start[k]) for k in range(d)]
+        origin = [start[k] * f[k] - c[k] for k in range(d)]
+        window = [counts[k] * f[k] + 2 * c[k] for k in range(d)]
+        w = np.empty((C,) + tuple(window), dtype=np.float32)
+        for k in range(C):
+            sel = idx[chan[idx] == k]
+            rasterize(pos[sel], z[sel], lengths, grid, gamma=g, origin=origin, window_shape=window,
+                      threads=threads, out=w[k])
+        m.scale_input(w)
+        view = np.lib.stride_tricks.sliding_window_view(w, (C,) + tuple(t))[(0,) + tuple(slice(None, None, fk) for fk in f)]
+        # (n_1..n_d, C, t_1..t_d) -> (tiles, C, t...)
+        return 0, np.ascontiguousarray(view.reshape((-1, C) + tuple(t)))
+
+    totals = run_tiles(m, block_atoms(), make_tiles, groups=1, total=total_tiles, batch_size=batch_size,
+                       providers=providers, threads=threads, progress=progress, desc="ednn atoms")[0]
+    return float(totals[0]) if m.n_outputs == 1 else totals

@@ -1,0 +1,76 @@
+"""``ednn train``, ``ednn export``, ``ednn evaluate``: training-side commands (extra ``train``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import InputError, require_extra
+
+__all__ = ["add_train", "add_export", "add_evaluate"]
+
+
+def add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train an EDNN from a YAML config")
+    p.add_argument("config", help="YAML file (see `python -c 'import ednn.train.config; help(ednn.train.config)'`)")
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/last.pt")
+    p.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
+    p.add_argument("--device", default=None, help="override the config's device")
+    p.add_argument("--output-dir", default=None, help="override the config's output_dir")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    def run(a: argparse.Namespace) -> int:
+        require_extra("train", "ednn train", "torch", "yaml")
+        from ..train.config import load_config
+        from ..train.loop import train
+
+        cfg = load_config(a.config, epochs=a.epochs, device=a.device, output_dir=a.output_dir)
+        s = train(cfg, resume=a.resume, progress=not a.no_progress)
+        print(f"checkpoints: {s['best']} (best), {s['last']} (last); learning curve: {s['learning_curve']}")
+        return 0
+
+    p.set_defaults(func=run)
+
+
+def add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="write the EDNN model file (ONNX) of a training checkpoint")
+    p.add_argument("checkpoint", help="best.pt or last.pt of `ednn train`")
+    p.add_argument("--out", required=True, help="output .onnx file")
+    p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra ednn.KEY metadata (repeatable), e.g. --meta test_mae=12.3")
+
+    def run(a: argparse.Namespace) -> int:
+        require_extra("train", "ednn export", "torch", "onnx")
+        from ..model import Model
+        from ..train.loop import export_checkpoint
+
+        extra = {}
+        for item in a.meta:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise InputError(f"--meta: expected KEY=VALUE, got {item!r}")
+            extra[key.strip().removeprefix("ednn.")] = value
+        path = export_checkpoint(a.checkpoint, a.out, **extra)
+        print(Model(path).summary())
+        return 0
+
+    p.set_defaults(func=run)
+
+
+def add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="errors of a model on a dataset, with parity and error plots")
+    p.add_argument("model", help="EDNN .onnx file")
+    p.add_argument("data", help="dataset (.npz from `ednn data ising`)")
+    p.add_argument("--out-dir", default=".", help="where NAME_parity.png and NAME_metrics.json go")
+    p.add_argument("--name", default=None, help="prefix of the written files (default: the data file's stem)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    def run(a: argparse.Namespace) -> int:
+        require_extra("train", "ednn evaluate", "matplotlib")
+        from ..evaluate.ising import evaluate_ising
+
+        r = evaluate_ising(a.model, a.data, out_dir=a.out_dir, name=a.name, progress=not a.no_progress)
+        print(r["table"])
+        print(f"plot: {r['plot']}")
+        return 0
+
+    p.set_defaults(func=run)

@@ -1,0 +1,167 @@
+"""``ednn train``: configuration, training loop, checkpoints and export (extra ``train``).
+
+A run is described by a YAML file; every key is checked before any training starts::
+
+    data: ising-8.npz        # `ednn data ising` (NPZ) or `ednn data sheets|porous` (HDF5, imaged on the fly)
+    network: ising-dnn       # ising-dnn (the paper's FC network), paper-cnn or small-cnn
+    focus: 1
+    context: 1
+    learning_rate: 1.0e-3    # Adam
+    batch_size: 256          # examples per step
+    epochs: 40
+    seed: 0
+    device: auto             # auto | cpu | cuda
+    validation_split: 0.1    # fraction of Markov chains held out
+    output_dir: runs/ising-c1
+    tile_dedup: auto         # sum the network over distinct tiles x counts (exact; fast on spins)
+    baseline: auto           # atoms: a fixed per-species term (focus moments, least squares) + the network
+
+Relative paths are taken relative to the YAML file's folder.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .._checks import check_divisible, per_axis
+from ..atoms.recipe import check_channels
+from ..errors import InputError
+from .data import load_training_data
+
+__all__ = ["TrainConfig", "load_config", "NETWORKS"]
+
+NETWORKS = ("ising-dnn", "paper-cnn", "small-cnn")
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run (see the module docstring for the YAML form)."""
+
+    data: str
+    network: str = "ising-dnn"
+    focus: Any = 1
+    context: Any = 1
+    learning_rate: float = 1e-3
+    batch_size: int = 256
+    epochs: int = 40
+    seed: int = 0
+    device: str = "auto"
+    validation_split: float = 0.1
+    output_dir: str = "runs/ednn"
+    checkpoint_every: int = 5
+    threads: int | None = None
+    outputs: list[str] = field(default_factory=lambda: ["energy"])
+    units: str | None = "J"
+    description: str | None = None
+    lr_decay: float = 1.0  # multiplicative learning-rate decay per epoch (1 = constant)
+    tile_dedup: Any = "auto"  # sum over distinct tiles x counts (exact; fast for discrete grids)
+    # atoms: the network learns the label minus a fixed least-squares term in the image moments
+    # sum V^k (k = 1..n), which is a per-species reference energy (ednn.torch.FocusMoments).
+    # auto: n = number of species in the data for atoms, none for spins; none; or n itself.
+    baseline: Any = "auto"
+    downsample: int = 1  # atoms: image at this multiple of the file's grid spacing
+    pool: int = 1  # small-cnn: average-pool the tile by this factor before the convolutions
+    powers: int = 1  # small-cnn: V, V^2, ... as input channels (species separable per pixel)
+    # atoms: input channels (ednn.bonds): [V] (the Eq. 2 image) or [V, bond_dz2] (+ bond heights)
+    channels: Any = None
+    # atoms (sheets): image the atoms at their flattened in-plane positions (ednn.bonds.flatten), so
+    # that out-of-plane ripples do not look like in-plane strain
+    flatten: bool = False
+
+    @property
+    def out(self) -> Path:
+        return Path(self.output_dir)
+
+
+def _fail(key: str, expected: str, got: Any) -> InputError:
+    return InputError(f"config {key}: expected {expected}, got {got!r}")
+
+
+def _check(cfg: TrainConfig, base: Path | None) -> TrainConfig:
+    def pos_int(key: str) -> None:
+        v = getattr(cfg, key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise _fail(key, "a positive integer", v)
+
+    for key in ("batch_size", "epochs", "checkpoint_every", "downsample", "pool", "powers"):
+        pos_int(key)
+    if cfg.threads is not None:
+        pos_int("threads")
+    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int):
+        raise _fail("seed", "an integer", cfg.seed)
+    if cfg.network not in NETWORKS:
+        raise _fail("network", f"one of {', '.join(NETWORKS)}", cfg.network)
+    cfg.channels = list(check_channels(cfg.channels, "config channels"))
+    if not isinstance(cfg.flatten, bool):
+        raise _fail("flatten", "true or false", cfg.flatten)
+    if cfg.network != "small-cnn" and (cfg.pool != 1 or cfg.powers != 1):
+        raise _fail("pool/powers", f"1 for network {cfg.network} (small-cnn options)", (cfg.pool, cfg.powers))
+    if cfg.device not in ("auto", "cpu", "cuda") and not str(cfg.device).startswith("cuda:"):
+        raise _fail("device", "auto, cpu or cuda[:N]", cfg.device)
+    try:
+        cfg.learning_rate = float(cfg.learning_rate)
+        cfg.validation_split = float(cfg.validation_split)
+        cfg.lr_decay = float(cfg.lr_decay)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"config: expected numbers for learning_rate, validation_split, lr_decay ({exc})") from None
+    if not (cfg.learning_rate > 0 and math.isfinite(cfg.learning_rate)):
+        raise _fail("learning_rate", "a positive number", cfg.learning_rate)
+    if not 0 <= cfg.validation_split < 1:
+        raise _fail("validation_split", "a fraction in [0, 1)", cfg.validation_split)
+    if not 0 < cfg.lr_decay <= 1:
+        raise _fail("lr_decay", "a factor in (0, 1]", cfg.lr_decay)
+    if cfg.tile_dedup not in ("auto", True, False):
+        raise _fail("tile_dedup", "auto, true or false", cfg.tile_dedup)
+    if cfg.baseline is None or cfg.baseline is False:
+        cfg.baseline = "none"
+    if not (cfg.baseline in ("auto", "none") or (isinstance(cfg.baseline, int) and not isinstance(cfg.baseline, bool) and 1 <= cfg.baseline <= 8)):
+        raise _fail("baseline", "auto, none or a number of moments 1..8", cfg.baseline)
+    if isinstance(cfg.outputs, str):
+        cfg.outputs = [cfg.outputs]
+    # relative paths in a config file are relative to that file's folder
+    data = Path(cfg.data)
+    if base is not None and not data.is_absolute():
+        data = base / data
+    if not data.is_file():
+        raise _fail("data", "an existing dataset file", cfg.data)
+    cfg.data = str(data)
+    if base is not None and not Path(cfg.output_dir).is_absolute():
+        cfg.output_dir = str(base / cfg.output_dir)
+    # geometry against the data: f must divide L
+    ds = load_training_data(cfg.data, cfg.downsample, cfg.channels, cfg.flatten)
+    f = per_axis("focus", cfg.focus, 2, 1)
+    per_axis("context", cfg.context, 2, 0)
+    try:
+        check_divisible(ds.shape, f, what=f"data ({cfg.data})")
+    except InputError as exc:
+        raise InputError(f"config focus: {exc}") from None
+    return cfg
+
+
+def load_config(source: str | os.PathLike[str] | dict[str, Any], **overrides: Any) -> TrainConfig:
+    """Read and check a YAML file (or a dict); unknown keys, bad values and missing files raise."""
+    base: Path | None = None
+    if isinstance(source, dict):
+        raw = dict(source)
+    else:
+        import yaml
+
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"config: expected an existing YAML file, got {str(source)!r} (no such file)")
+        raw = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(raw, dict):
+            raise InputError(f"config: expected a mapping of keys to values in {str(source)!r}, got {type(raw).__name__}")
+        base = path.parent
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise InputError(f"config: unknown key(s) {', '.join(map(repr, unknown))}; expected some of {', '.join(sorted(known))}")
+    if "data" not in raw:
+        raise InputError("config data: expected a dataset path, got nothing (the key is required)")
+    return _check(TrainConfig(**raw), base)

@@ -1,0 +1,311 @@
+"""``ednn train``: the training loop, checkpoints and export (extra ``train``).
+
+The run is described by a :class:`~ednn.train.config.TrainConfig` (YAML, see :mod:`ednn.train.config`).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._checks import per_axis
+from ..atoms.recipe import METADATA_KEYS as RECIPE_KEYS
+from ..errors import InputError
+from .baseline import moment_matrix, solve_moments, species_energies
+from .config import TrainConfig
+from .data import load_training_data
+
+__all__ = ["train", "export_checkpoint", "build_network"]
+
+
+def build_network(cfg: TrainConfig, tile: int, moments: int = 0, coefficients: Any = None, scale: float = 1.0) -> Any:
+    """The per-tile network of ``cfg`` (ising-dnn, paper-cnn or small-cnn).
+
+    With ``moments > 0`` it is wrapped in :class:`ednn.torch.FocusMoments` with ``coefficients``
+    (zeros when None, e.g. before loading a checkpoint) and ``scale``.
+    """
+    from .networks import FocusMoments, IsingDNN, PaperCNN, SmallCNN
+
+    if cfg.network == "ising-dnn":
+        net = IsingDNN(cfg.focus, cfg.context, channels=1)
+    elif cfg.network == "small-cnn":
+        net = SmallCNN(tile=tile, channels=_n_channels(cfg), outputs=len(cfg.outputs), pool=cfg.pool, powers=cfg.powers)
+    else:
+        net = PaperCNN(tile=tile, channels=_n_channels(cfg), outputs=len(cfg.outputs))
+    if moments:
+        a = np.zeros(moments) if coefficients is None else np.asarray(coefficients, dtype=np.float64)
+        net = FocusMoments(net, cfg.focus, cfg.context, a, scale)
+    return net
+
+
+def _n_channels(cfg: TrainConfig) -> int:
+    return 1 if cfg.channels is None else len(cfg.channels)
+
+
+def _moment_count(cfg: TrainConfig, kind: str, species: list[int]) -> int:
+    if cfg.baseline == "none" or (cfg.baseline == "auto" and kind != "atoms"):
+        return 0
+    if cfg.baseline == "auto":
+        return max(1, len(species))
+    return int(cfg.baseline)
+
+
+def _device(name: str) -> Any:
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"config device: expected an available device, got {name!r} (torch sees no CUDA device)")
+    return torch.device(name)
+
+
+def _split(n_chains_of: np.ndarray, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of training and validation samples, holding out whole Markov chains."""
+    rng = np.random.default_rng(seed)
+    chains = np.unique(n_chains_of)
+    if frac == 0:
+        return np.arange(len(n_chains_of)), np.arange(0)
+    if len(chains) >= 10:
+        held = rng.choice(chains, size=max(1, int(round(frac * len(chains)))), replace=False)
+        val = np.isin(n_chains_of, held)
+    else:  # too few chains to hold whole chains out
+        val = rng.random(len(n_chains_of)) < frac
+    return np.flatnonzero(~val), np.flatnonzero(val)
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log: Any = print) -> dict[str, Any]:
+    """Train an EDNN per ``cfg``; writes ``learning_curve.csv``, ``last.pt``, ``best.pt`` in ``output_dir``.
+
+    Returns a summary: epochs, steps, best validation MAE, seconds, checkpoint paths.
+    """
+    import torch
+
+    from ..progress import progress_bar
+    from ..torch import EDNN
+
+    out = cfg.out
+    out.mkdir(parents=True, exist_ok=True)
+    last_path, best_path, curve_path = out / "last.pt", out / "best.pt", out / "learning_curve.csv"
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = _device(cfg.device)
+    ds = load_training_data(cfg.data, cfg.downsample, cfg.channels, cfg.flatten)
+    L = ds.shape[-1]
+    x_all = torch.from_numpy(ds.grids.astype(np.float32))
+    y_all = torch.from_numpy(ds.targets.astype(np.float64)[:, None])
+    tr_idx, va_idx = _split(ds.groups, cfg.validation_split, cfg.seed)
+    torch.manual_seed(cfg.seed)
+    focus = per_axis("focus", cfg.focus, 2, 1)
+    context = per_axis("context", cfg.context, 2, 0)
+    n_moments = _moment_count(cfg, ds.kind, ds.metadata.get("species", []))
+    coeffs = None
+    residual = ds.targets[tr_idx]
+    if n_moments:
+        # The fixed per-species term, fitted on the training samples only; the network learns the rest.
+        M = moment_matrix(ds.grids[tr_idx, 0], n_moments)  # moments of the Eq. 2 image (channel 0)
+        coeffs = solve_moments(M, residual)
+        residual = residual - M @ coeffs
+    # Output scaling: spins are trained on raw energies; atomic energies (thousands of eV, varying by
+    # tens) are standardised: a tile contributes y * scale + offset with offset * n_tiles = mean and
+    # scale * n_tiles = std of the training totals, so the network's sum is O(1). Both are exported
+    # as ednn.output_scale / ednn.output_offset and stay per tile, hence extensive.
+    n_tiles = int(np.prod([s // fk for s, fk in zip(ds.shape, focus)]))
+    if ds.kind == "ising":
+        out_scale, out_offset, loss_scale = 1.0, 0.0, 1.0
+    else:
+        std = float(residual.std()) or 1.0
+        out_scale, out_offset, loss_scale = std / n_tiles, float(residual.mean()) / n_tiles, std
+    tile = focus[0] + 2 * context[0]
+    model = EDNN(build_network(cfg, tile, n_moments, coeffs, out_scale), cfg.focus, cfg.context, ndim=2).to(device)
+    if n_moments:
+        spread = float(ds.targets[tr_idx].std())
+        log(f"per-species term from {n_moments} image moments: label spread {spread:.4g} -> residual spread {std:.4g} {ds.units}")
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.lr_decay)
+    start_epoch, step, best = 0, 0, math.inf
+    gen = torch.Generator().manual_seed(cfg.seed)
+    if resume:
+        if not last_path.is_file():
+            raise InputError(f"--resume: expected a checkpoint {str(last_path)!r}, found none")
+        ck = torch.load(last_path, map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        gen.set_state(ck["generator"])
+        start_epoch, step, best = ck["epoch"], ck["step"], ck["best_val_mae"]
+        log(f"resuming from {last_path} at epoch {start_epoch}")
+    elif curve_path.exists():
+        curve_path.unlink()
+    n_tr = len(tr_idx)
+    steps_per_epoch = math.ceil(n_tr / cfg.batch_size)
+    log(
+        f"training {cfg.network} f={cfg.focus} c={cfg.context} on {n_tr} examples ({len(va_idx)} validation) "
+        f"of {L}x{L}, {sum(p.numel() for p in model.parameters())} parameters, device {device}"
+    )
+
+    uniq = None
+    if cfg.tile_dedup is not False and ds.discrete:
+        from .dedup import UniqueTiles
+
+        uniq = UniqueTiles.build(ds.grids, cfg.focus, cfg.context, 2)
+        if uniq is None and cfg.tile_dedup is True:
+            raise InputError("config tile_dedup: expected a data set with few distinct tiles, got too many (use auto)")
+    if uniq is not None:
+        log(f"{uniq.n_tiles} tiles per example, {len(uniq)} distinct tiles in the data: summing over distinct tiles")
+        u_tiles = torch.from_numpy(uniq.tiles.astype(np.float32)).to(device)
+        u_counts = torch.from_numpy(uniq.counts)
+
+    def forward(sl: Any) -> Any:
+        """Predicted totals (B, K) in the data's units."""
+        if uniq is None:
+            raw = model(x_all[sl].to(device))
+        else:
+            raw = uniq.forward(model.net, u_counts[sl].to(device, torch.float32), u_tiles)
+        return raw * out_scale + out_offset * n_tiles
+
+    def evaluate(idx: np.ndarray) -> tuple[float, float]:
+        if len(idx) == 0:
+            return math.nan, math.nan
+        model.eval()
+        errs = []
+        with torch.no_grad():
+            for i in range(0, len(idx), 4096):
+                sl = torch.from_numpy(idx[i : i + 4096])
+                pred = forward(sl).double().cpu()
+                errs.append((pred - y_all[sl].double()).numpy())
+        e = np.concatenate(errs)
+        model.train()
+        return float(np.mean(e**2)), float(np.mean(np.abs(e)))
+
+    write_header = not curve_path.exists()
+    t0 = time.perf_counter()
+    with open(curve_path, "a", newline="") as fh, progress_bar(
+        (cfg.epochs - start_epoch) * steps_per_epoch, "ednn train", "steps", enable=progress
+    ) as bar:
+        writer = csv.writer(fh)
+        if write_header:
+            writer.writerow(["epoch", "step", "train_mse", "val_mse", "val_mae", "learning_rate", "seconds"])
+        model.train()
+        for epoch in range(start_epoch, cfg.epochs):
+            perm = torch.from_numpy(tr_idx)[torch.randperm(n_tr, generator=gen)]
+            run, seen = 0.0, 0
+            for i in range(0, n_tr, cfg.batch_size):
+                sl = perm[i : i + cfg.batch_size]
+                yb = y_all[sl].to(device)
+                # MSE of the summed (extensive) output, in units of the targets' spread
+                loss = torch.mean(((forward(sl) - yb) / loss_scale) ** 2)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                run += float(loss.detach()) * len(sl)
+                seen += len(sl)
+                bar.update(1)
+                if step % 20 == 0:
+                    bar.set_postfix_str(f"epoch {epoch + 1} loss {run / seen:.4g}", refresh=False)
+            val_mse, val_mae = evaluate(va_idx)
+            lr = opt.param_groups[0]["lr"]
+            sched.step()
+            # the CSV holds both MSEs in the data's units (the loss itself is in units of the spread)
+            writer.writerow([epoch + 1, step, run / seen * loss_scale**2, val_mse, val_mae, lr,
+                             round(time.perf_counter() - t0, 3)])
+            fh.flush()
+            score = val_mae if not math.isnan(val_mae) else run / seen * loss_scale**2
+            state = {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "generator": gen.get_state(),
+                "epoch": epoch + 1,
+                "step": step,
+                "best_val_mae": min(best, score),
+                "config": asdict(cfg),
+                "tile": list(model.tile),
+                "L": L,
+                "data_kind": ds.kind,
+                "data_metadata": ds.metadata,
+                "output_scale": out_scale,
+                "output_offset": out_offset,
+                "baseline_moments": n_moments,
+            }
+            if score < best:
+                best = score
+                torch.save(state, best_path)
+            if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
+                torch.save(state, last_path)
+    seconds = time.perf_counter() - t0
+    summary = {
+        "epochs": cfg.epochs,
+        "steps": step,
+        "best_val_mae": best,
+        "seconds": seconds,
+        "best": str(best_path),
+        "last": str(last_path),
+        "learning_curve": str(curve_path),
+    }
+    units = (cfg.units or "") if ds.kind == "ising" else ds.units  # atoms: the labels' units (eV)
+    try:
+        from ..evaluate.metrics import plot_learning_curve
+
+        summary["plot"] = str(plot_learning_curve(curve_path, out / "learning_curve.png", units))
+    except ImportError:  # matplotlib is optional for training itself
+        pass
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    log(f"done: {step} steps in {seconds:.1f} s, best validation MAE {best:.4g} {units}")
+    return summary
+
+
+def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str], **metadata: Any) -> Path:
+    """Write the EDNN model file of a training checkpoint (``best.pt`` / ``last.pt``)."""
+    import torch
+
+    from ..torch import EDNN, export_onnx
+
+    ck_path = Path(checkpoint)
+    if not ck_path.is_file():
+        raise InputError(f"checkpoint: expected an existing file, got {str(checkpoint)!r} (no such file)")
+    ck = torch.load(ck_path, map_location="cpu", weights_only=False)
+    if not isinstance(ck, dict) or "config" not in ck or "model" not in ck:
+        raise InputError(f"checkpoint: {str(checkpoint)!r} is not an ednn training checkpoint")
+    cfg = TrainConfig(**ck["config"])
+    n_moments = int(ck.get("baseline_moments", 0))
+    model = EDNN(build_network(cfg, ck["tile"][0], n_moments), cfg.focus, cfg.context, ndim=2)
+    model.load_state_dict(ck["model"])
+    kind = ck.get("data_kind", "ising")
+    dmeta = dict(ck.get("data_metadata", {"label_method": "exact nearest-neighbour Ising energy, J=1"}))
+    what = "Ising configurations" if kind == "ising" else "Eq. 2 images of atomic sheets"
+    meta = {
+        "units": cfg.units if kind == "ising" else "eV",
+        "description": cfg.description
+        or f"{cfg.network} EDNN (f={cfg.focus}, c={cfg.context}) trained on {ck['L']}x{ck['L']} {what}",
+        "trained_on": f"{Path(cfg.data).name} ({ck['L']}x{ck['L']})",
+        "training": f"epochs={ck['epoch']} steps={ck['step']} lr={cfg.learning_rate} batch={cfg.batch_size} seed={cfg.seed}",
+        "label_method": dmeta.pop("label_method", ""),
+    }
+    for key in ("species", "energy_convention", *RECIPE_KEYS):  # only known keys reach the model file
+        if dmeta.get(key) not in (None, ""):
+            meta[key] = dmeta[key]
+    if ck.get("output_scale", 1.0) != 1.0 or ck.get("output_offset", 0.0) != 0.0:
+        meta["output_scale"] = float(ck["output_scale"])
+        meta["output_offset"] = float(ck["output_offset"])
+    if n_moments:
+        a = model.net.coefficients[:, 0].numpy()
+        meta["baseline"] = (
+            f"per-species term in the graph: sum_k a_k sum_focus V^k, k=1..{n_moments}, "
+            f"a={json.dumps([float(v) for v in a])}"
+        )
+        if dmeta.get("species") and dmeta.get("spacing"):
+            mu = species_energies(a, dmeta["species"], dmeta["spacing"], float(dmeta.get("gamma", 0.2)))
+            meta["species_energies"] = json.dumps(mu)
+    meta.update(metadata)
+    return export_onnx(model, out, channels=_n_channels(cfg), outputs=cfg.outputs, **copy.deepcopy(meta))
