@@ -31,8 +31,15 @@ def require_extra(extra: str, what: str, *modules: str) -> None:
     ``what`` names the feature (``"ednn train"``, ``"ednn.atoms.calculator"``). Modules are looked up
     without importing them, so the check costs nothing when they are present.
     """
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    missing = [m for m in modules if not _importable(m)]
     if missing:
         raise MissingExtraError(
             f"{what} needs {', '.join(missing)}: install the '{extra}' extra (pip install 'ednn[{extra}]')"
         )
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent that fails to import, or a module blocked in sys.modules
+        return False

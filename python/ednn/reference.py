@@ -121,7 +121,7 @@ def rasterize(
 
 
 def bonds(positions: Any, lengths: Sequence[float], cutoff: float, images: int = 3) -> dict[tuple[int, int], list[np.ndarray]]:
-    """Oracle of :func:`ednn.bonds.bonds`: for every pair ``i < j``, the vectors from ``i`` to the
+    """Oracle of :func:`ednn.atoms.bonds.bonds`: for every pair ``i < j``, the vectors from ``i`` to the
     images of ``j`` (x-y shifts of -images..images cells) shorter than ``cutoff`` in 3-D."""
     pos = np.asarray(positions, dtype=np.float64)
     L = np.asarray(lengths, dtype=np.float64)[:2]
@@ -136,7 +136,7 @@ def bonds(positions: Any, lengths: Sequence[float], cutoff: float, images: int =
 
 
 def flatten(positions: Any, lengths: Sequence[float], cutoff: float, iterations: int = 6) -> np.ndarray:
-    """Oracle of :func:`ednn.bonds.flatten` for small sheets: Gauss-Newton with dense least squares.
+    """Oracle of :func:`ednn.atoms.bonds.flatten` for small sheets: Gauss-Newton with dense least squares.
 
     Pairs from :func:`bonds`; each step solves ``min sum_k (e_k . (u_j - u_i) - (|d_k| - |r_k|))^2``
     with ``np.linalg.lstsq`` (minimum norm), ``r_k`` the in-plane minimum-image vector, ``e_k`` its

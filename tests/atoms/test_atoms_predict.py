@@ -21,6 +21,28 @@ from ednn.model import metadata_dict
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+# Tolerances, each with its reason:
+# a float64 total of float32 tile contributions (the ONNX graph runs in float32): ~1e-7 relative
+# rounding per term, a few thousand terms of one sign -> below 2e-6 of the total
+F32_SUM_RTOL = 2e-6
+# windowed vs whole-grid images, or images vs hand sums: every pixel is a float32 sum of Gaussians
+# (~1e-6 of its value), and random-sign weights can cancel most of a total -> 1e-5 of the largest
+# term (the atol scales with it)
+F32_IMAGE_RTOL = 1e-5
+# the same float32 graph on the same tiles in another order or grouping (streaming, supercells,
+# translations by whole pixels): only the float64 summation order and float32 tile values differ
+SAME_TILES_RTOL = 1e-6
+# float64 arithmetic only (a unit conversion of one number)
+EXACT_RTOL = 1e-12
+# a constant quoted to 8 significant digits in the test
+QUOTED_RTOL = 1e-6
+# two different answers must be told apart well beyond float32 noise
+DIFFERENT_RTOL = 1e-9
+# flattening is an iterative least-squares solve stopped at ~1e-8 Å; a 48 x 40 image moves by
+# ~1e-5 of its peak (atol) and a total of ~1e3 by ~1e-4 (abs)
+FLATTEN_ATOL = 1e-5
+FLATTEN_ABS = 1e-4
+
 
 def linear_model(path: Path, weights: np.ndarray, focus, context, channels: int = 1, **meta: str) -> Path:
     """Per-tile network ``(N, C, t...) -> (N, K)``: ``y[:, k] = sum(tile * weights[..., k])``.
@@ -81,7 +103,7 @@ def test_focus_sum_equals_image_sum(sum_model, rng):
     want = full.sum()
     for max_window in (None, 16 * 16, 20 * 24, 1):  # one block, one tile per block, mixed blocks
         got = eatoms.predict(sum_model, pos, z, lengths, max_window=max_window)
-        assert got == pytest.approx(want, rel=2e-6), max_window
+        assert got == pytest.approx(want, rel=F32_SUM_RTOL), max_window
     assert want > 1.0
 
 
@@ -102,10 +124,10 @@ def test_random_linear_equals_full_grid_predict(tmp_path, rng, ndim):
     got = eatoms.predict(path, pos, z, cell, spacing=spacing, max_window=100)
     image = ednn.rasterize(pos, z, cell, grid, gamma=0.2, dtype=np.float64)
     want = ednn.predict(path, image)
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+    np.testing.assert_allclose(got, want, rtol=F32_IMAGE_RTOL, atol=F32_IMAGE_RTOL * np.abs(want).max())
     # and with one window for everything
-    np.testing.assert_allclose(eatoms.predict(path, pos, z, cell, spacing=spacing), want, rtol=1e-5,
-                               atol=1e-5 * np.abs(want).max())
+    np.testing.assert_allclose(eatoms.predict(path, pos, z, cell, spacing=spacing), want, rtol=F32_IMAGE_RTOL,
+                               atol=F32_IMAGE_RTOL * np.abs(want).max())
 
 
 def test_context_larger_than_cell(tmp_path, rng):
@@ -116,7 +138,7 @@ def test_context_larger_than_cell(tmp_path, rng):
     pos, z = random_atoms(rng, 4, lengths)
     got = eatoms.predict(path, pos, z, lengths, max_window=40)
     want = ednn.predict(path, ednn.rasterize(pos, z, lengths, (4, 6), gamma=0.4, dtype=np.float64))
-    assert got == pytest.approx(want, rel=1e-5, abs=1e-5)
+    assert got == pytest.approx(want, rel=F32_IMAGE_RTOL, abs=F32_IMAGE_RTOL)
 
 
 def test_input_output_scaling(tmp_path, rng):
@@ -127,8 +149,8 @@ def test_input_output_scaling(tmp_path, rng):
     pos, z = random_atoms(rng, 10, lengths)
     image = ednn.rasterize(pos, z, lengths, (16, 24), gamma=0.3, dtype=np.float64)
     want = 2.0 * (0.5 * image.sum() + 16 * 24) - 3.0 * 6
-    assert eatoms.predict(path, pos, z, lengths) == pytest.approx(want, rel=2e-6)
-    assert eatoms.predict(path, pos, z, lengths) == pytest.approx(ednn.predict(path, image), rel=2e-6)
+    assert eatoms.predict(path, pos, z, lengths) == pytest.approx(want, rel=F32_SUM_RTOL)
+    assert eatoms.predict(path, pos, z, lengths) == pytest.approx(ednn.predict(path, image), rel=F32_SUM_RTOL)
 
 
 def test_translation_by_whole_tiles_and_supercell(sum_model, rng):
@@ -136,9 +158,9 @@ def test_translation_by_whole_tiles_and_supercell(sum_model, rng):
     pos, z = random_atoms(rng, 12, lengths)
     e = eatoms.predict(sum_model, pos, z, lengths)
     shifted = pos + [8 * 0.25, 0.0, 0.0]
-    assert eatoms.predict(sum_model, shifted, z, lengths) == pytest.approx(e, rel=1e-6)
+    assert eatoms.predict(sum_model, shifted, z, lengths) == pytest.approx(e, rel=SAME_TILES_RTOL)
     big = np.concatenate([pos + [i * 4.0, j * 4.0, 0] for i in range(3) for j in range(2)])
-    assert eatoms.predict(sum_model, big, np.tile(z, 6), (12.0, 8.0), max_window=500) == pytest.approx(6 * e, rel=1e-6)
+    assert eatoms.predict(sum_model, big, np.tile(z, 6), (12.0, 8.0), max_window=500) == pytest.approx(6 * e, rel=SAME_TILES_RTOL)
 
 
 def test_refuses_cells_off_the_grid_or_focus(sum_model, rng):
@@ -166,7 +188,7 @@ def test_missing_metadata_is_named(tmp_path, rng):
     with pytest.raises(ednn.InputError, match="no ednn.gamma metadata; pass gamma="):
         eatoms.predict(path, pos, z, (2.0, 2.0), spacing=0.5)
     got = eatoms.predict(path, pos, z, (2.0, 2.0), shape=(4, 4), gamma=0.2)
-    assert got == pytest.approx(ednn.rasterize(pos, z, (2.0, 2.0), (4, 4), gamma=0.2, dtype=np.float64).sum(), rel=2e-6)
+    assert got == pytest.approx(ednn.rasterize(pos, z, (2.0, 2.0), (4, 4), gamma=0.2, dtype=np.float64).sum(), rel=F32_SUM_RTOL)
 
 
 def test_ase_atoms_and_calculator(sum_model, rng):
@@ -177,19 +199,19 @@ def test_ase_atoms_and_calculator(sum_model, rng):
     pos, z = random_atoms(rng, 20, (6.0, 4.0))
     atoms = ase.Atoms(numbers=z.astype(int), positions=pos, cell=[6.0, 4.0, 20.0], pbc=[True, True, False])
     want = ednn.rasterize(pos, z, (6.0, 4.0), (24, 16), gamma=0.3, dtype=np.float64).sum()
-    assert eatoms.predict(sum_model, atoms) == pytest.approx(want, rel=2e-6)
+    assert eatoms.predict(sum_model, atoms) == pytest.approx(want, rel=F32_SUM_RTOL)
     atoms.calc = EDNNCalculator(sum_model)
-    assert atoms.get_potential_energy() == pytest.approx(want, rel=2e-6)
-    assert atoms.get_potential_energy(force_consistent=True) == pytest.approx(want, rel=2e-6)
+    assert atoms.get_potential_energy() == pytest.approx(want, rel=F32_SUM_RTOL)
+    assert atoms.get_potential_energy(force_consistent=True) == pytest.approx(want, rel=F32_SUM_RTOL)
     atoms.positions[0, 0] += 0.37  # moving an atom changes the energy and the calculator notices
-    assert atoms.get_potential_energy() != pytest.approx(want, rel=1e-9)
+    assert atoms.get_potential_energy() != pytest.approx(want, rel=DIFFERENT_RTOL)
     with pytest.raises(PropertyNotImplementedError):
         atoms.get_forces()
     # units: a model in meV gives eV
     calc = EDNNCalculator(sum_model, units="meV")
     atoms.calc = calc
     e = atoms.get_potential_energy()
-    assert e == pytest.approx(1e-3 * eatoms.predict(sum_model, atoms), rel=1e-12)
+    assert e == pytest.approx(1e-3 * eatoms.predict(sum_model, atoms), rel=EXACT_RTOL)
     # a non-periodic Atoms is refused
     atoms.pbc = [True, False, False]
     with pytest.raises(ednn.InputError, match=r"atoms.pbc: expected periodic x, y"):
@@ -209,7 +231,7 @@ def test_calculator_checks_units_and_outputs(tmp_path):
     two = linear_model(tmp_path / "two.onnx", np.ones((4, 4, 2)), 2, 1,
                        **{"ednn.spacing": "0.5", "ednn.gamma": "0.2", "ednn.units": "Hartree"})
     calc = EDNNCalculator(two)
-    assert calc.output_index == 0 and calc.to_ev == pytest.approx(27.211386, rel=1e-6)
+    assert calc.output_index == 0 and calc.to_ev == pytest.approx(27.211386, rel=QUOTED_RTOL)
     with pytest.raises(ednn.InputError, match="output: expected one of energy, q1"):
         EDNNCalculator(two, output="nope")
 
@@ -228,7 +250,7 @@ def test_sheet_multiples_stream_like_the_whole_grid(tmp_path, rng):
     grid = (1024, 1024)
     got = eatoms.predict(path, sheet, spacing=sheets.BASE_SPACING, max_window=300 * 300)
     want = ednn.predict(path, ednn.rasterize(sheet, shape=grid, gamma=0.2))
-    assert got == pytest.approx(want, rel=1e-5)
+    assert got == pytest.approx(want, rel=F32_IMAGE_RTOL)
 
 
 def test_cli_predict(sum_model, tmp_path, rng, capsys):
@@ -247,13 +269,13 @@ def test_cli_predict(sum_model, tmp_path, rng, capsys):
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["atoms"] for r in rows] == [6, 6]
     for r, a in zip(rows, frames):
-        assert r["energy"] == pytest.approx(eatoms.predict(sum_model, a), rel=1e-6)
+        assert r["energy"] == pytest.approx(eatoms.predict(sum_model, a), rel=SAME_TILES_RTOL)
     assert main(["atoms", "predict", str(sum_model), str(path), "--spacing", "0.125,0.25", "--gamma", "0.2"]) == 0
     out = capsys.readouterr().out
     assert out.count("6 atoms") == 2 and "eV" in out
     want = eatoms.predict(sum_model, frames[0], spacing=(0.125, 0.25), gamma=0.2)
     first = float(out.split("E = ")[1].split()[0])
-    assert first == pytest.approx(want, rel=1e-6)  # the file holds positions to ~1e-8
+    assert first == pytest.approx(want, rel=SAME_TILES_RTOL)  # the file holds positions to ~1e-8
     assert main(["atoms", "predict", str(sum_model), str(path), "--spacing", "0.5"]) == 2
     assert "grid of 12 points on axis 1 (edge 6, spacing 0.5) is not a multiple" in capsys.readouterr().err
 
@@ -282,10 +304,10 @@ def test_bond_height_channel_streams_like_the_whole_grid(tmp_path, rng):
     assert grid[1].max() > 1.0  # the bond channel is not empty
     want = ednn.predict(path, grid)
     assert eatoms.image(path, pos, z, cell).shape == (2, 48, 40)
-    np.testing.assert_allclose(eatoms.image(path, pos, z, cell), grid, rtol=0, atol=1e-5 * np.abs(grid).max())
+    np.testing.assert_allclose(eatoms.image(path, pos, z, cell), grid, rtol=0, atol=F32_IMAGE_RTOL * np.abs(grid).max())
     for max_window in (None, 16 * 20, 500):
         got = eatoms.predict(path, pos, z, cell, max_window=max_window)
-        assert got == pytest.approx(want, rel=1e-5, abs=1e-5 * np.abs(w).sum()), max_window
+        assert got == pytest.approx(want, rel=F32_IMAGE_RTOL, abs=F32_IMAGE_RTOL * np.abs(w).sum()), max_window
     # the second channel matters: the V-only part of the model differs
     w_v = w.copy()
     w_v[1] = 0.0
@@ -323,9 +345,9 @@ def test_flattened_positions_model(tmp_path, rng):
     flat_pos = ednn.atoms.bonds.flatten(pos, cell)
     want = ednn.predict(flat_model, ednn.rasterize(flat_pos, z, cell, (48, 40), gamma=0.2, dtype=np.float64))
     for max_window in (None, 300):
-        assert eatoms.predict(flat_model, pos, z, cell, max_window=max_window) == pytest.approx(want, rel=1e-5, abs=1e-4)
+        assert eatoms.predict(flat_model, pos, z, cell, max_window=max_window) == pytest.approx(want, rel=F32_IMAGE_RTOL, abs=FLATTEN_ABS)
     np.testing.assert_allclose(eatoms.image(flat_model, pos, z, cell),
-                               ednn.rasterize(flat_pos, z, cell, (48, 40), gamma=0.2), rtol=0, atol=1e-5)
+                               ednn.rasterize(flat_pos, z, cell, (48, 40), gamma=0.2), rtol=0, atol=FLATTEN_ATOL)
     assert eatoms.ImageRecipe.from_model(ednn.Model(flat_model)).flatten
     assert not eatoms.ImageRecipe.from_model(ednn.Model(plain)).flatten
     assert abs(eatoms.predict(plain, pos, z, cell) - want) > 1e-4 * abs(want)

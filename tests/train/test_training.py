@@ -18,7 +18,7 @@ pytest.importorskip("yaml")
 import ednn  # noqa: E402
 from ednn.data import ising  # noqa: E402
 from ednn.cli import main  # noqa: E402
-from ednn.train.config import load_config
+from ednn.train.config import load_config  # noqa: E402
 from ednn.train.loop import export_checkpoint, train  # noqa: E402
 
 
@@ -252,7 +252,9 @@ def test_train_small_cnn_on_labelled_sheets(tmp_path):
     assert m.metadata["ednn.gamma"] == "0.2" and m.output_scale is not None and m.output_offset is not None
 
     ds = load(path)
-    img = ednn.atoms.ImageRecipe.from_dataset(ds.attrs).image(ds.positions(0), ds.numbers(0), ds.cells[0])[0]
+    recipe = ednn.atoms.ImageRecipe.from_dataset(ds.attrs)
+    assert ednn.atoms.ImageRecipe.from_model(m) == recipe  # the model file images atoms as training did
+    img = recipe.image(ds.positions(0), ds.numbers(0), ds.cells[0])[0]
     e_image = ednn.predict(m, img)
     e_atoms = ednn.atoms.predict(m, ds[0])
     ck = torch.load(s["last"], weights_only=False)
@@ -425,6 +427,10 @@ def test_train_with_bond_height_channel(tmp_path):
     s = train(cfg, progress=False, log=lambda *a: None)
     m = ednn.Model(export_checkpoint(s["last"], tmp_path / "flat.onnx"))
     assert m.metadata["ednn.positions"] == "flattened" and ednn.atoms.ImageRecipe.from_model(m).flatten
+    # one recipe: the model's images are exactly the training images
+    recipe = ednn.atoms.ImageRecipe.from_model(m)
+    assert recipe == ednn.atoms.ImageRecipe.from_dataset(ds.attrs, downsample=2, flatten=True)
+    np.testing.assert_array_equal(ednn.atoms.image(m, ds[0]), flat.grids[0, 0])
     assert ednn.atoms.predict(m, ds[0]) == pytest.approx(ednn.predict(m, ednn.atoms.image(m, ds[0])), rel=1e-6)
     with pytest.raises(ednn.InputError, match="config flatten: expected true or false, got 'yes'"):
         load_config(dict(data=str(path), network="small-cnn", focus=32, context=16, downsample=2, flatten="yes"))

@@ -83,10 +83,9 @@ def _common(q: argparse.ArgumentParser) -> None:
 
 
 def _run_data(a: argparse.Namespace, config: object) -> int:
+    require_extra("atoms", f"ednn data {a.kind}", "ase", "h5py", "tblite")
     from ..data.atoms_h5 import label_dataset
     from ..data.xtb import settings_from_args
-
-    require_extra("atoms", f"ednn data {a.kind}", "ase", "h5py", "tblite")
 
     settings = settings_from_args(
         method=a.method, electronic_temperature=a.electronic_temperature, mixer_damping=a.damping,

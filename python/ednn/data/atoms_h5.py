@@ -3,8 +3,8 @@
 File layout (``format = "ednn-atoms-1"``)
 -----------------------------------------
 Root attributes: ``format``, ``kind`` (``sheets`` / ``porous``), ``seed``, ``count`` (samples
-requested), ``generator`` (JSON of the generator settings, :mod:`ednn.sheets`), ``label_settings``
-(JSON, :class:`ednn.labels.LabelSettings`), ``label_method`` (one line), ``energy_units`` (``eV``),
+requested), ``generator`` (JSON of the generator settings, :mod:`ednn.data.sheets`), ``label_settings``
+(JSON, :class:`ednn.data.xtb.LabelSettings`), ``label_method`` (one line), ``energy_units`` (``eV``),
 ``length_units`` (``Angstrom``), ``energy_convention``, ``image_grid`` and ``image_spacing`` (the
 grid of the 60-site cell and its spacing, Angstrom, at which images are meant to be rasterized),
 ``image_gamma`` (Angstrom), ``ednn_version``, ``tblite_version``.
@@ -23,6 +23,9 @@ asked to retry them.
 
 Appends are flushed after every trajectory; ``index`` is written last and is the commit marker, so
 a file from an interrupted run is trimmed to its complete samples when it is opened to resume.
+
+One module on purpose (~470 lines): the writer (parallel, resumable, trimmed on resume) and the
+reader share the file layout above, which must not drift apart.
 """
 
 from __future__ import annotations

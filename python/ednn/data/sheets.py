@@ -19,6 +19,9 @@ snapshots for one trajectory of a dataset.
 
 All randomness comes from ``numpy.random.default_rng([seed, trajectory])``, so a trajectory is
 reproducible from its seed and number alone (what makes dataset runs resumable).
+
+One module on purpose (~450 lines): the lattices, their constants and the generator settings
+stored with every dataset (which name those lattices) change together.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ BASE_CELL = (BASE_CELLS[0] * RECT_CELL[0], BASE_CELLS[1] * RECT_CELL[1])
 BASE_GRID = (256, 256)
 #: Grid spacing (x, y) of the image of the 60-site cell and of all its multiples (Angstrom).
 BASE_SPACING = (BASE_CELL[0] / BASE_GRID[0], BASE_CELL[1] / BASE_GRID[1])
-#: Length of the cell along z, the vacuum direction (Angstrom); GFN1-xTB labels depend on it (ednn.labels).
+#: Length of the cell along z, the vacuum direction (Angstrom); GFN1-xTB labels depend on it (ednn.data.xtb).
 CELL_Z = 20.0
 #: Rectangular cells along (x, y) of the porous sheets: 34.09 x 34.44 Angstrom, 448 sites.
 POROUS_CELLS = (8, 14)

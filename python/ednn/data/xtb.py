@@ -8,7 +8,7 @@ boundary conditions along x and y only (``periodic = [True, True, False]``) at t
 The cell's z vector still enters tblite's electrostatics: the energy per atom shifts with the z
 length (h-BN: -6.4 meV/atom from 15 to 20 Angstrom, and it keeps drifting for longer cells), by the
 same amount for 60- and 240-atom cells (to 0.05 meV/atom), so it is an extensive offset as long as
-every cell has the same z length. All generated sheets use ``ednn.sheets.CELL_Z`` = 20 Angstrom.
+every cell has the same z length. All generated sheets use ``ednn.data.sheets.CELL_Z`` = 20 Angstrom.
 
 Convergence
 -----------
@@ -32,7 +32,7 @@ The tblite wheel ships a reference BLAS/LAPACK. Preloading an optimised one give
 about 3-5x faster for 240 atoms: ``LD_PRELOAD=/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0``
 (Debian package ``libopenblas0-pthread``) or ``$VIRTUAL_ENV/lib/libmkl_rt.so.2`` (``pip install mkl``).
 A preload only applies to a new process; :func:`blas_preload_path` resolves the names ``openblas``
-and ``mkl`` and ``ednn.atoms_data`` sets it for its worker processes.
+and ``mkl`` and ``ednn.data.atoms_h5`` sets it for its worker processes.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ def evaluate_ising(
 ) -> dict[str, Any]:
     """Predict every configuration of an Ising dataset (``ednn data ising``) and compare with its energies.
 
-    Returns the metrics of :func:`ednn.metrics.error_metrics` (totals and per site) plus the
+    Returns the metrics of :func:`ednn.evaluate.metrics.error_metrics` (totals and per site) plus the
     predictions; with ``out_dir``, writes ``NAME_metrics.json`` and ``NAME_parity.png`` (predicted vs
     true and error vs true, per site, coloured by temperature).
     """

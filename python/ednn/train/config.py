@@ -66,9 +66,9 @@ class TrainConfig:
     downsample: int = 1  # atoms: image at this multiple of the file's grid spacing
     pool: int = 1  # small-cnn: average-pool the tile by this factor before the convolutions
     powers: int = 1  # small-cnn: V, V^2, ... as input channels (species separable per pixel)
-    # atoms: input channels (ednn.bonds): [V] (the Eq. 2 image) or [V, bond_dz2] (+ bond heights)
+    # atoms: input channels (ednn.atoms.bonds): [V] (the Eq. 2 image) or [V, bond_dz2] (+ bond heights)
     channels: Any = None
-    # atoms (sheets): image the atoms at their flattened in-plane positions (ednn.bonds.flatten), so
+    # atoms (sheets): image the atoms at their flattened in-plane positions (ednn.atoms.bonds.flatten), so
     # that out-of-plane ripples do not look like in-plane strain
     flatten: bool = False
 

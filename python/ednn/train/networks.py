@@ -168,7 +168,7 @@ class FocusMoments(nn.Module):
     gives ``M_k = Z^k 2 pi gamma^2 / (k dA)`` (``dA`` the area of a grid cell; overlaps of bonded
     atoms change ``M_2`` by ~1e-5 relatively), so with as many moments as species the term is any
     per-species reference energy ``sum_s mu_s n_s``. Fitted once by least squares on the training
-    labels (:func:`ednn.training.fit_moment_baseline`), it takes the composition out of what the network has to
+    labels (:func:`ednn.train.baseline.fit_moment_baseline`), it takes the composition out of what the network has to
     learn. The moments are computed in float64 (the least-squares coefficients of ``V, V^2, V^3``
     for Z = 5, 6, 7 cancel to a few parts in 1e4) and the result is returned in ``net``'s dtype.
 
