@@ -14,8 +14,8 @@ Models trained on flattened sheets carry ``ednn.positions = flattened``; :func:`
 then flattens before imaging.
 
 **Bond-height channel** (:func:`channel_sources`, imaged by :class:`ednn.atoms.ImageRecipe`; an
-alternative that keeps the projection and adds what it hides): a second input channel with a Gaussian of width gamma at each bond's midpoint, weighted by
-``(dz / BOND_HEIGHT_UNIT)^2``::
+alternative that keeps the projection and adds what it hides): a second input channel with a
+Gaussian of width gamma at each bond's midpoint, weighted by ``(dz / BOND_HEIGHT_UNIT)^2``::
 
     B(r) = sum_bonds (dz_ij / u)^2 exp(-|r - m_ij|^2 / (2 gamma^2)),   m_ij = (r_i + r_j) / 2
 
