@@ -14,11 +14,14 @@ from ._ednn import InputError
 
 __all__ = ["InputError", "ModelFileError", "MissingExtraError", "require_extra"]
 
-InputError.__module__ = "ednn"
-
 
 class ModelFileError(InputError):
     """An ONNX file that is not a valid EDNN model (missing or malformed ``ednn.*`` metadata)."""
+
+
+# Tracebacks name the classes where users import them: ednn.InputError, not ednn._ednn.InputError.
+InputError.__module__ = "ednn"
+ModelFileError.__module__ = "ednn"
 
 
 class MissingExtraError(ImportError):

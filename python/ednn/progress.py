@@ -1,4 +1,10 @@
-"""A small dependency-free progress bar on stderr (tqdm is used instead when installed)."""
+"""Progress bars on stderr for long work.
+
+On a terminal: tqdm when installed, else a small dependency-free bar redrawn in place. When stderr
+is not a terminal (a log file, a pipe, a batch job), a bar redrawn with carriage returns would fill
+the log with frames, so :class:`_Lines` writes one plain line every :data:`LINE_INTERVAL` seconds
+(progress, rate, estimated time left) and one when the work ends.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,22 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["progress_bar"]
+__all__ = ["progress_bar", "LINE_INTERVAL"]
+
+#: Seconds between two progress lines when stderr is not a terminal.
+LINE_INTERVAL = 5.0
+
+
+def _eta(done: int, total: int, elapsed: float) -> str:
+    if done <= 0 or done >= total:
+        return "0s"
+    left = elapsed * (total - done) / done
+    return f"{left:.0f}s" if left < 120 else f"{left / 60:.1f}min"
 
 
 class _Bar:
+    """Redrawn in place on a terminal."""
+
     def __init__(self, total: int, desc: str, unit: str) -> None:
         self.total, self.desc, self.unit = max(int(total), 1), desc, unit
         self.n = 0
@@ -27,7 +45,8 @@ class _Bar:
             bar = "#" * int(30 * frac)
             sys.stderr.write(
                 f"\r{self.desc}: {100 * frac:5.1f}% |{bar:<30}| {self.n}/{self.total} {self.unit} "
-                f"[{now - self.t0:6.1f}s, {rate:,.0f} {self.unit}/s] {self.postfix}"
+                f"[{now - self.t0:6.1f}s, {rate:,.0f} {self.unit}/s, ETA {_eta(self.n, self.total, now - self.t0)}] "
+                f"{self.postfix}"
             )
             sys.stderr.flush()
 
@@ -43,6 +62,35 @@ class _Bar:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class _Lines(_Bar):
+    """One line every ``interval`` seconds and one at the end: for logs and pipes."""
+
+    def __init__(self, total: int, desc: str, unit: str, interval: float | None = None) -> None:
+        super().__init__(total, desc, unit)
+        self.interval = LINE_INTERVAL if interval is None else interval
+        self._last = self.t0
+
+    def _line(self, now: float) -> None:
+        frac = min(self.n / self.total, 1.0)
+        rate = self.n / max(now - self.t0, 1e-9)
+        post = f" {self.postfix}" if self.postfix else ""
+        sys.stderr.write(
+            f"{self.desc}: {100 * frac:5.1f}% {self.n}/{self.total} {self.unit} in {now - self.t0:.1f}s "
+            f"({rate:,.0f} {self.unit}/s, ETA {_eta(self.n, self.total, now - self.t0)}){post}\n"
+        )
+        sys.stderr.flush()
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        now = time.perf_counter()
+        if now - self._last >= self.interval:
+            self._last = now
+            self._line(now)
+
+    def close(self) -> None:
+        self._line(time.perf_counter())
 
 
 class _Null:
@@ -62,10 +110,23 @@ class _Null:
         pass
 
 
+def _is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stderr
+        return False
+
+
 def progress_bar(total: int, desc: str, unit: str = "it", enable: bool = True) -> Any:
-    """A context-managed bar with ``update(n)``; a no-op when ``enable`` is False."""
+    """A context-managed progress display with ``update(n)`` and ``set_postfix_str(s)``.
+
+    A no-op when ``enable`` is False; a bar on a terminal; plain lines every :data:`LINE_INTERVAL`
+    seconds otherwise.
+    """
     if not enable:
         return _Null()
+    if not _is_terminal():
+        return _Lines(total, desc, unit)
     try:
         from tqdm.auto import tqdm
 

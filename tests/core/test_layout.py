@@ -78,7 +78,7 @@ def test_long_modules_say_why():
 
 def test_every_command_is_registered():
     sub = next(a for a in build_parser()._actions if a.dest == "command")
-    assert set(sub.choices) == {"info", "predict", "build-info", "data", "train", "export", "evaluate", "atoms", "demo"}
+    assert set(sub.choices) == {"info", "predict", "models", "build-info", "data", "train", "export", "evaluate", "atoms", "demo"}
     for name, parser in sub.choices.items():
         for action in parser._actions:
             if action.option_strings and action.dest != "help":

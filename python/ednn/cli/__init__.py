@@ -4,7 +4,7 @@ Every command is imported here explicitly (a bug in a command module fails loudl
 the command); each module keeps its heavy imports (torch, ASE, h5py) inside the command it runs, and
 a command whose extra is missing stops at once with one line naming it.
 
-* :mod:`.core` — ``info``, ``predict``, ``build-info`` (numpy + onnxruntime only);
+* :mod:`.core` — ``info``, ``predict``, ``models``, ``build-info`` (numpy + onnxruntime only);
 * :mod:`.data` — ``data ising`` (NumPy), ``data sheets|porous`` (extra ``atoms``);
 * :mod:`.train` — ``train``, ``export``, ``evaluate`` (extra ``train``);
 * :mod:`.atoms` — ``atoms info|predict|evaluate`` (extra ``atoms``);
@@ -27,6 +27,7 @@ COMMANDS = (
     core.add_info,
     core.add_predict,
     core.add_build_info,
+    core.add_models,
     data.add_data,
     train.add_train,
     train.add_export,

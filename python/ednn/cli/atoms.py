@@ -32,7 +32,7 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=run_info)
 
     r = cmds.add_parser("predict", help="energies of structures (any ASE-readable file) or of an HDF5 dataset")
-    r.add_argument("model", help="EDNN .onnx file with ednn.spacing and ednn.gamma metadata")
+    r.add_argument("model", help="EDNN .onnx file with ednn.spacing and ednn.gamma metadata, or a shipped model's name")
     r.add_argument("structures", nargs="+", help="structure files, or one HDF5 dataset (then labels are compared)")
     r.add_argument("--limit", type=int, default=None, help="first N samples of a dataset only")
     r.add_argument("--spacing", type=arg_floats, default=None,
@@ -46,9 +46,10 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
 
         from ..atoms.predict import predict
         from ..model import load_model
+        from ..models import resolve
 
         require_extra("atoms", "ednn atoms predict", "ase")
-        m = load_model(a.model)
+        m = load_model(resolve(a.model))
         if len(a.structures) == 1 and a.structures[0].endswith((".h5", ".hdf5")):
             from ..data.atoms_h5 import load
 
@@ -85,7 +86,7 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=run_predict)
 
     e = cmds.add_parser("evaluate", help="errors per atom and time per energy (EDNN vs xTB) on datasets of several sizes")
-    e.add_argument("model", help="EDNN .onnx sheets model")
+    e.add_argument("model", help="EDNN .onnx sheets model, or a shipped model's name (e.g. sheets)")
     e.add_argument("datasets", nargs="+", help="labelled HDF5 datasets, e.g. held-out 60-site cells, 4x, 9x, 16x")
     e.add_argument("--out-dir", default=None, help="write sizes.json, sizes.md, sizes.png and NAME_parity.png here")
     e.add_argument("--limit", type=int, default=None, help="first N samples of each dataset only")
@@ -101,7 +102,9 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
         from ..evaluate.sizes import evaluate_sizes, format_sizes, plot_atoms_parity, plot_sizes
 
         require_extra("atoms", "ednn atoms", "ase", "h5py")
-        rows = evaluate_sizes(a.model, a.datasets, limit=a.limit, threads=a.threads,
+        from ..models import resolve
+
+        rows = evaluate_sizes(resolve(a.model), a.datasets, limit=a.limit, threads=a.threads,
                               xtb_samples=a.xtb_samples[0] if len(a.xtb_samples) == 1 else list(a.xtb_samples),
                               blas=a.blas, spacing=a.spacing or None, progress=not a.no_progress)
         table = format_sizes(rows)

@@ -10,17 +10,21 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["add_info", "add_predict", "add_build_info"]
+__all__ = ["add_info", "add_predict", "add_build_info", "add_models", "MODEL_HELP"]
+
+#: Help text of every command argument that takes a model.
+MODEL_HELP = "EDNN .onnx file, or the name of a shipped model (see `ednn models`)"
 
 
 def add_info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="show an EDNN model file's metadata")
-    p.add_argument("model", help="EDNN .onnx file")
+    p.add_argument("model", help=MODEL_HELP)
 
     def run(a: argparse.Namespace) -> int:
         from ..model import load_model
+        from ..models import resolve
 
-        print(load_model(a.model).summary())
+        print(load_model(resolve(a.model)).summary())
         return 0
 
     p.set_defaults(func=run)
@@ -28,7 +32,7 @@ def add_info(sub: argparse._SubParsersAction) -> None:
 
 def add_predict(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="predict the extensive quantities of a grid stored as .npy")
-    p.add_argument("model", help="EDNN .onnx file")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("grid", help=".npy file: (S...) or (C, S...), with an optional leading batch axis")
     p.add_argument("--batch-size", type=int, default=None, help="tiles per ONNX Runtime call")
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime / tiler threads")
@@ -38,13 +42,11 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
 
     def run(a: argparse.Namespace) -> int:
         from ..model import load_model
+        from ..models import resolve
         from ..predict import predict
 
-        m = load_model(a.model)
-        path = Path(a.grid)
-        if not path.is_file():
-            raise InputError(f"grid: expected an existing .npy file, got {a.grid!r} (no such file)")
-        grid = np.load(path, mmap_mode="r")
+        m = load_model(resolve(a.model))
+        grid = load_npy(a.grid)
         providers = a.providers.split(",") if a.providers else None
         res = predict(
             m, grid, batch_size=a.batch_size, providers=providers, threads=a.threads, progress=not a.no_progress
@@ -57,6 +59,41 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
         for b, row in enumerate(vals):
             prefix = f"grid {b}: " if vals.shape[0] > 1 else ""
             print(prefix + "  ".join(f"{name} = {v:.10g}{unit}" for name, v in zip(m.outputs, row)))
+        return 0
+
+    p.set_defaults(func=run)
+
+
+def load_npy(name: str) -> np.ndarray:
+    """A numeric ``.npy`` file, memory-mapped; one :class:`~ednn.InputError` for anything else."""
+    path = Path(name)
+    if not path.is_file():
+        raise InputError(f"grid: expected an existing .npy file, got {name!r} (no such file)")
+    try:
+        grid = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:  # object dtype, truncated or not a .npy file
+        raise InputError(f"grid: expected a readable numeric .npy file, got {name!r} ({exc})") from None
+    if not isinstance(grid, np.ndarray):  # an .npz archive
+        raise InputError(f"grid: expected one array in a .npy file, got an .npz archive {name!r}")
+    return grid
+
+
+def add_models(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list the shipped models (usable by name wherever a model file goes)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    def run(a: argparse.Namespace) -> int:
+        from ..models import table
+
+        rows = table()
+        if a.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        keys = ("name", "focus", "context", "units", "species", "domain")
+        widths = {k: max(len(k), *(len(r[k]) for r in rows)) for k in keys[:-1]}
+        print("  ".join(k.ljust(widths[k]) for k in keys[:-1]) + "  domain")
+        for r in rows:
+            print("  ".join(r[k].ljust(widths[k]) for k in keys[:-1]) + "  " + r["domain"])
         return 0
 
     p.set_defaults(func=run)

@@ -8,12 +8,14 @@
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 
-__all__ = ["available", "path"]
+__all__ = ["available", "path", "resolve", "table"]
 
 
 def _files() -> dict[str, Path]:
@@ -37,3 +39,29 @@ def path(name: str) -> Path:
     if name not in files:
         raise InputError(f"name: expected one of {sorted(files)}, got {name!r}")
     return files[name]
+
+
+def resolve(model: Any) -> Any:
+    """``model`` itself, unless it is a string naming a shipped model and no such file exists: then
+    that model's file. Lets the command line take ``ising`` or ``sheets`` wherever a path goes."""
+    if isinstance(model, str) and not os.path.exists(model) and model in _files():
+        return _files()[model]
+    return model
+
+
+def table() -> list[dict[str, str]]:
+    """One row per shipped model: name, focus, context, units, species, domain (from its metadata)."""
+    from ..model import Model
+
+    rows = []
+    for name, file in sorted(_files().items()):
+        m = Model(file)
+        meta = m.metadata
+        focus = "x".join(str(v) for v in m.focus)
+        context = "x".join(str(v) for v in m.context)
+        rows.append({
+            "name": name, "focus": focus, "context": context, "units": m.units or "",
+            "species": meta.get("ednn.species", ""),
+            "domain": meta.get("ednn.domain") or meta.get("ednn.trained_on") or m.description or "",
+        })
+    return rows
