@@ -119,7 +119,7 @@ class SmallCNN(nn.Module):
     intensity — are linearly separable per pixel (as the moments of :class:`FocusMoments` are per
     tile). Then four stride-2 3×3 convolutions (16, 32, 32, 32 filters, ReLU) that reduce the tile
     by 16 per axis, FC 64 (ReLU) and FC ``outputs``. About 8 M multiply-adds per 128² tile (2 M per
-    64² tile), against ~0.9 G for the paper's network.
+    64² tile), against 0.10 G for the paper's network on a 128² tile (counted from the graph).
     """
 
     def __init__(self, tile: int | Sequence[int] = 128, channels: int = 1, outputs: int = 1, pool: int = 1,
