@@ -50,6 +50,7 @@ __all__ = [
     "POROUS_GRID",
     "POROUS_SPACING",
     "FAMILIES",
+    "REGISTRIES",
     "SheetsConfig",
     "PorousConfig",
     "honeycomb",
@@ -82,6 +83,8 @@ POROUS_GRID = (384, 384)
 POROUS_SPACING = (POROUS_CELLS[0] * RECT_CELL[0] / POROUS_GRID[0], POROUS_CELLS[1] * RECT_CELL[1] / POROUS_GRID[1])
 #: Families of hexagonal sheets.
 FAMILIES = ("graphene", "hbn", "hetero")
+#: Values of ``registry``: every sheet at the lattice's own registry on the image grid, or moved rigidly.
+REGISTRIES = ("fixed", "random")
 _B, _C, _N = 5, 6, 7
 
 
@@ -288,6 +291,15 @@ class SheetsConfig:
     Each trajectory draws a family uniformly from ``families``; with probability ``defect_fraction``
     every 60-site block gets 1..``max_vacancies`` vacancies (uniform), else the sheet is pristine;
     then ``snapshots`` thermal snapshots follow (:func:`ednn.data.md.thermalize`).
+
+    Training distribution options (the defaults reproduce the original datasets draw for draw):
+    ``registry`` ``"fixed"`` (every sheet starts from the same registry on the image grid) or
+    ``"random"`` (each trajectory is translated rigidly by a uniform random in-plane vector);
+    ``temperature_max``: when set, each trajectory's temperature is uniform in
+    [``temperature``, ``temperature_max``] (0 K gives the ideal sheet); ``rattle_fraction``: the
+    share of trajectories whose snapshots are independent Gaussian displacements of every
+    Cartesian component instead of MD, with a standard deviation uniform in [0, ``rattle_max``]
+    (Angstrom) per trajectory.
     """
 
     families: tuple[str, ...] = FAMILIES
@@ -301,6 +313,10 @@ class SheetsConfig:
     snapshots: int = 5
     timestep_fs: float = 1.0
     cells: tuple[int, int] = BASE_CELLS
+    registry: str = "fixed"
+    temperature_max: float | None = None
+    rattle_fraction: float = 0.0
+    rattle_max: float = 0.06
     kind: str = field(default="sheets", init=False)
 
     def __post_init__(self) -> None:
@@ -323,7 +339,17 @@ class SheetsConfig:
 
 @dataclass(frozen=True)
 class PorousConfig:
-    """Settings of the porous-graphene generator (stored with every dataset)."""
+    """Settings of the porous-graphene generator (stored with every dataset).
+
+    Training distribution options (the defaults reproduce the original datasets draw for draw):
+    ``registry`` ``"fixed"`` (every sheet starts from the same registry on the image grid) or
+    ``"random"`` (each trajectory is translated rigidly by a uniform random in-plane vector);
+    ``temperature_max``: when set, each trajectory's temperature is uniform in
+    [``temperature``, ``temperature_max``] (0 K gives the ideal sheet); ``rattle_fraction``: the
+    share of trajectories whose snapshots are independent Gaussian displacements of every
+    Cartesian component instead of MD, with a standard deviation uniform in [0, ``rattle_max``]
+    (Angstrom) per trajectory.
+    """
 
     pores: tuple[int, int] = (1, 6)
     radius: tuple[float, float] = (1.5, 5.0)
@@ -335,6 +361,10 @@ class PorousConfig:
     snapshots: int = 5
     timestep_fs: float = 1.0
     cells: tuple[int, int] = POROUS_CELLS
+    registry: str = "fixed"
+    temperature_max: float | None = None
+    rattle_fraction: float = 0.0
+    rattle_max: float = 0.06
     kind: str = field(default="porous", init=False)
 
     def __post_init__(self) -> None:
@@ -352,6 +382,16 @@ class PorousConfig:
 
 
 def _check_thermal(cfg: Any) -> None:
+    if cfg.registry not in REGISTRIES:
+        raise InputError(f"registry: expected one of {', '.join(REGISTRIES)}, got {cfg.registry!r}")
+    if cfg.temperature_max is not None and not (math.isfinite(cfg.temperature_max)
+                                                and cfg.temperature_max >= cfg.temperature):
+        raise InputError(f"temperature_max: expected None or a finite value >= temperature ({cfg.temperature!r} K), "
+                         f"got {cfg.temperature_max!r}")
+    if not 0.0 <= cfg.rattle_fraction <= 1.0:
+        raise InputError(f"rattle_fraction: expected a probability in [0, 1], got {cfg.rattle_fraction!r}")
+    if not (math.isfinite(cfg.rattle_max) and 0.0 <= cfg.rattle_max <= 0.5):
+        raise InputError(f"rattle_max: expected a standard deviation in [0, 0.5] Angstrom, got {cfg.rattle_max!r}")
     if cfg.thermal not in THERMAL_METHODS:
         raise InputError(f"thermal: expected one of {', '.join(THERMAL_METHODS)}, got {cfg.thermal!r}")
     for name in ("equilibrate_steps", "interval_steps", "snapshots"):
@@ -365,8 +405,14 @@ def _check_thermal(cfg: Any) -> None:
         raise InputError(f"timestep_fs: expected a positive value, got {cfg.timestep_fs!r}")
 
 
+#: Training-distribution options left out of the stored settings while at their defaults, so that
+#: files written before they existed resume with the same generator string.
+_OPTIONAL_DEFAULTS = {"registry": "fixed", "temperature_max": None, "rattle_fraction": 0.0, "rattle_max": 0.06}
+
+
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()
+            if not (k in _OPTIONAL_DEFAULTS and v == _OPTIONAL_DEFAULTS[k])}
 
 
 def config_from_dict(d: dict[str, Any]) -> SheetsConfig | PorousConfig:
@@ -399,11 +445,34 @@ def generate(config: SheetsConfig | PorousConfig, seed: int, trajectory: int) ->
                                 min_keep=config.min_keep)
     else:
         raise InputError(f"config: expected a SheetsConfig or PorousConfig, got {type(config).__name__}")
-    return thermalize(
-        sheet, rng, temperature=config.temperature, method=config.thermal,
-        equilibrate_steps=config.equilibrate_steps, interval_steps=config.interval_steps,
-        snapshots=config.snapshots, timestep_fs=config.timestep_fs,
-    )
+    # the options below draw random numbers only when enabled: default settings reproduce old files
+    temperature = config.temperature
+    if config.temperature_max is not None:
+        temperature = float(rng.uniform(config.temperature, config.temperature_max))
+    shift = None
+    if config.registry == "random":
+        shift = rng.uniform(0.0, 1.0, 2) * sheet.cell.lengths()[:2]
+    if config.rattle_fraction and rng.random() < config.rattle_fraction:
+        sigma = float(rng.uniform(0.0, config.rattle_max))
+        frames = []
+        for _ in range(config.snapshots):
+            a = sheet.copy()
+            a.positions = sheet.positions + rng.normal(0.0, sigma, sheet.positions.shape)
+            a.wrap(pbc=[True, True, False])
+            a.info.update(thermal="gaussian", rattle_sigma=sigma)
+            frames.append(a)
+    else:
+        frames = thermalize(
+            sheet, rng, temperature=temperature, method=config.thermal,
+            equilibrate_steps=config.equilibrate_steps, interval_steps=config.interval_steps,
+            snapshots=config.snapshots, timestep_fs=config.timestep_fs,
+        )
+    if shift is not None:
+        for a in frames:
+            a.positions[:, :2] += shift
+            a.wrap(pbc=[True, True, False])
+            a.info["registry_shift"] = shift.tolist()
+    return frames
 
 
 # --------------------------------------------------------------------------- calibration
