@@ -81,6 +81,7 @@ def run_tiles(
     threads: int | None = None,
     progress: bool = False,
     desc: str = "ednn predict",
+    per_tile: np.ndarray | None = None,
 ) -> np.ndarray:
     """Run ``model`` on every tile that ``make`` cuts and return the totals per group.
 
@@ -98,6 +99,10 @@ def run_tiles(
         Tiles expected over all tasks (for the progress bar and a final check).
     batch_size
         Largest number of tiles per ONNX Runtime call; larger ``tiles`` are split.
+    per_tile
+        Optional ``(N, K)`` float64 array that receives every tile's own contribution,
+        ``y * output_scale + output_offset``: ``make`` then returns ``(group, tiles, rows)`` with
+        ``rows`` ``(n,)`` the rows of ``per_tile`` its tiles go to (local re-evaluation keeps them).
 
     Returns
     -------
@@ -114,7 +119,7 @@ def run_tiles(
         fut = pool.submit(make, task, 0) if task is not None else None
         slot = 0
         while fut is not None:
-            group, tiles = fut.result()
+            group, tiles, *rows = fut.result()
             nxt = next(it, None)
             slot = 1 - slot
             fut = pool.submit(make, nxt, slot) if nxt is not None else None  # cut ahead while the network runs
@@ -124,6 +129,13 @@ def run_tiles(
                 if y.shape != (chunk.shape[0], K):
                     raise InputError(f"model output: expected shape ({chunk.shape[0]}, {K}), got {y.shape}")
                 accs[group].add(y)
+                if per_tile is not None:
+                    v = y.astype(np.float64)
+                    if model.output_scale is not None:
+                        v *= model.output_scale
+                    if model.output_offset is not None:
+                        v += model.output_offset
+                    per_tile[rows[0][i:i + batch_size]] = v
                 bar.update(chunk.shape[0])
     visited = sum(a.count for a in accs)
     if visited != total:  # pragma: no cover - a bookkeeping error, not an input error
