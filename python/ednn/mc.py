@@ -267,7 +267,8 @@ class MCResult:
     step: float
     seconds: float
     checks: list[tuple[int, float, float]] = field(default_factory=list)  # (step, running, full)
-    energies: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    energies: np.ndarray = field(default_factory=lambda: np.zeros(0))  # running energy after every step
+    frames: list[np.ndarray] = field(default_factory=list)  # positions every record_every steps after adapt
 
     @property
     def acceptance(self) -> float:
@@ -291,6 +292,7 @@ def run(
     rtol: float = 1e-9,
     trajectory: str | os.PathLike[str] | None = None,
     write_every: int = 100,
+    record_every: int = 0,
     progress: bool = True,
 ) -> MCResult:
     """Metropolis Monte Carlo at ``temperature`` (K) with single-atom in-plane moves.
@@ -302,11 +304,14 @@ def run(
     (0: never) the running energy is compared with a full evaluation and must agree to ``rtol``
     (relative), else ``RuntimeError``. ``trajectory``: extxyz frames every ``write_every`` steps
     (needs ASE): the running energy as the frame's energy, the step and the acceptance so far in its info.
+    ``record_every``: keep a copy of the positions every that many steps once the adaptation is
+    over (0: none), in :attr:`MCResult.frames`.
     """
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
             math.isfinite(temperature) and temperature > 0):
         raise InputError(f"temperature: expected a finite temperature > 0 K, got {temperature!r}")
-    for name, v, lo in (("steps", steps, 0), ("check_every", check_every, 0), ("write_every", write_every, 1)):
+    for name, v, lo in (("steps", steps, 0), ("check_every", check_every, 0), ("write_every", write_every, 1),
+                        ("record_every", record_every, 0)):
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
             raise InputError(f"{name}: expected an int >= {lo}, got {v!r}")
     if not (isinstance(step, (int, float)) and math.isfinite(step) and step > 0):
@@ -320,6 +325,7 @@ def run(
     n = len(energy.positions)
     accepted = window_acc = 0
     checks: list[tuple[int, float, float]] = []
+    frames: list[np.ndarray] = []
     energies = np.empty(steps)
     t0 = time.perf_counter()
     with progress_bar(steps, "ednn mc", "steps", enable=progress) as bar:
@@ -342,12 +348,14 @@ def run(
                 if abs(energy.energy - full) > rtol * abs(full):
                     raise RuntimeError(f"step {s + 1}: running energy {energy.energy!r} eV differs from a full "
                                        f"evaluation {full!r} eV by more than {rtol:g} relative")
+            if record_every and s >= adapt and (s + 1 - adapt) % record_every == 0:
+                frames.append(energy.positions.copy())
             if writer is not None and (s + 1) % write_every == 0:
                 writer.write(s + 1, accepted / (s + 1), step)
             bar.update(1)
             if (s + 1) % 500 == 0:
                 bar.set_postfix_str(f"acceptance {accepted / (s + 1):.2f}, step {step:.3g} A")
-    return MCResult(energy.energy, steps, accepted, step, time.perf_counter() - t0, checks, energies)
+    return MCResult(energy.energy, steps, accepted, step, time.perf_counter() - t0, checks, energies, frames)
 
 
 class _Writer:

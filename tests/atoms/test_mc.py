@@ -137,3 +137,21 @@ def test_trajectory_is_ase_readable(tmp_path):
     assert [f.info["step"] for f in frames] == [20, 40, 60]
     assert frames[-1].get_potential_energy() == pytest.approx(res.energy, rel=1e-12)
     np.testing.assert_allclose(frames[-1].positions, e.positions, atol=1e-8)
+
+
+def test_command_line(tmp_path, capsys):
+    from ase.io import read, write
+
+    from ednn.cli import main
+
+    write(tmp_path / "g.extxyz", honeycomb())
+    argv = ["atoms", "mc", "sheets", str(tmp_path / "g.extxyz"), "--temperature", "1000", "--steps", "200",
+            "--check-every", "100", "--out", str(tmp_path / "t.extxyz"), "--no-progress"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "60 atoms, 4x4 tiles" in out and "2 full checks" in out
+    assert len(read(tmp_path / "t.extxyz", index=":")) == 2
+    assert main(argv) == 2  # never overwrites a trajectory
+    assert "--out: expected a new file" in capsys.readouterr().err
+    assert main(argv[:4] + ["--temperature=-1", "--steps", "10", "--no-progress"]) == 2
+    assert "temperature: expected a finite temperature > 0 K" in capsys.readouterr().err

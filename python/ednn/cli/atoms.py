@@ -1,4 +1,5 @@
-"""``ednn atoms``: summarise an atoms dataset, predict energies of structures, evaluate across cell sizes.
+"""``ednn atoms``: summarise an atoms dataset, predict energies of structures, evaluate across cell sizes,
+run Monte Carlo with a model's energies.
 
 They need the ``atoms`` extra (ase, h5py); importing this module does not.
 """
@@ -8,9 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 from .._checks import arg_floats, arg_ints
-from ..errors import require_extra
+from ..errors import InputError, require_extra
 
 __all__ = ["add_atoms"]
 
@@ -110,8 +112,6 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
         table = format_sizes(rows)
         print(table)
         if a.out_dir:
-            from pathlib import Path
-
             out = Path(a.out_dir)
             out.mkdir(parents=True, exist_ok=True)
             plain = [{k: v for k, v in r.items() if k not in ("pred", "true", "natoms", "family")} for r in rows]
@@ -124,3 +124,42 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
         return 0
 
     e.set_defaults(func=run_evaluate)
+
+    c = cmds.add_parser("mc", help="Metropolis Monte Carlo of a flat sheet with the model's energies (ednn.mc)")
+    c.add_argument("model", help="EDNN .onnx sheets model, or a shipped model's name (e.g. sheets)")
+    c.add_argument("structure", help="starting structure (any ASE-readable file; the last frame)")
+    c.add_argument("--temperature", type=float, required=True, help="temperature in K")
+    c.add_argument("--steps", type=int, required=True, help="single-atom trial moves")
+    c.add_argument("--seed", type=int, default=0, help="seed of the moves and acceptances (default 0)")
+    c.add_argument("--step", type=float, default=0.05, help="initial half width of a move in Angstrom (default 0.05)")
+    c.add_argument("--acceptance", type=float, default=0.4,
+                   help="target acceptance while the step adapts, the first fifth of the steps (default 0.4)")
+    c.add_argument("--check-every", type=int, default=1000,
+                   help="compare the running energy with a full evaluation every N steps (default 1000; 0: never)")
+    c.add_argument("--out", default=None, help="extxyz trajectory, a frame every --write-every steps")
+    c.add_argument("--write-every", type=int, default=100, help="steps between trajectory frames (default 100)")
+    c.add_argument("--threads", type=int, default=None, help="ONNX Runtime / rasterizer threads")
+    c.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    def run_mc(a: argparse.Namespace) -> int:
+        require_extra("atoms", "ednn atoms mc", "ase")
+        from ase.io import read
+
+        from ..mc import LocalEnergy, run
+        from ..models import resolve
+
+        if a.out and Path(a.out).exists():
+            raise InputError(f"--out: expected a new file, got {a.out!r} (it exists; choose another name)")
+        atoms = read(a.structure, index=-1)
+        energy = LocalEnergy(resolve(a.model), atoms, threads=a.threads)
+        print(f"{len(atoms)} atoms, {energy.n_tiles[0]}x{energy.n_tiles[1]} tiles, start E = {energy.energy:.6f} eV")
+        res = run(energy, temperature=a.temperature, steps=a.steps, seed=a.seed, step=a.step,
+                  target_acceptance=a.acceptance, check_every=a.check_every, trajectory=a.out,
+                  write_every=a.write_every, progress=not a.no_progress)
+        worst = max((abs(x - y) / abs(y) for _, x, y in res.checks), default=0.0)
+        print(f"E = {res.energy:.6f} eV after {res.steps} steps, acceptance {res.acceptance:.3f}, step {res.step:.4f} A, "
+              f"{1e3 * res.seconds_per_step:.2f} ms per step; {len(res.checks)} full checks, worst relative "
+              f"difference {worst:.1e}" + (f"; trajectory {a.out}" if a.out else ""))
+        return 0
+
+    c.set_defaults(func=run_mc)
