@@ -34,6 +34,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from ._checks import check_divisible, check_ndim, per_axis  # noqa: E402
+from ._io import atomic_path, check_new  # noqa: E402
 from .model import metadata_dict  # noqa: E402
 from .train.networks import FocusMoments, IsingDNN, PaperCNN, SmallCNN  # noqa: E402
 
@@ -188,6 +189,7 @@ def export_onnx(
     description: str | None = None,
     opset: int = 17,
     exporter: str = "auto",
+    overwrite: bool = False,
     **extra_metadata: Any,
 ) -> Path:
     """Write ``model.net`` as an EDNN model file: one self-contained ONNX file.
@@ -201,6 +203,9 @@ def export_onnx(
     ``torch.export``-based one) or ``"auto"`` (TorchScript, else dynamo where it fails). The network
     is exported from a float32 CPU copy in eval mode; ``model`` itself is left unchanged. The result
     passes ``onnx.checker`` and is verified to hold no external data. Returns the path written.
+
+    The file appears complete or not at all (written beside ``path``, checked, then renamed into
+    place); an existing ``path`` is refused unless ``overwrite``.
     """
     import onnx
 
@@ -215,7 +220,7 @@ def export_onnx(
         raise InputError(f"exporter: expected 'auto', 'torchscript' or 'dynamo', got {exporter!r}")
     if isinstance(opset, bool) or not isinstance(opset, int) or opset < 13:
         raise InputError(f"opset: expected an int >= 13, got {opset!r}")
-    path = Path(path)
+    path = check_new(path, overwrite=overwrite, name="path")
     if not path.parent.is_dir():
         raise InputError(f"path: expected a file in an existing directory, got {str(path)!r}")
 
@@ -253,13 +258,14 @@ def export_onnx(
         value.type.tensor_type.shape.dim[0].dim_param = "N"
     onnx.helper.set_model_props(proto, meta)
     onnx.checker.check_model(proto)
-    onnx.save_model(proto, os.fspath(path), save_as_external_data=False)
-
-    written = onnx.load(os.fspath(path), load_external_data=False)
-    external = _external_tensors(written)
-    created = set(os.listdir(path.parent)) - before - {path.name}
-    if external or created:
-        raise RuntimeError(
-            f"export_onnx: {str(path)!r} is not self-contained (external data: {external}, new files: {sorted(created)})"
-        )
+    with atomic_path(path, overwrite=overwrite, name="path") as tmp:
+        onnx.save_model(proto, os.fspath(tmp), save_as_external_data=False)
+        written = onnx.load(os.fspath(tmp), load_external_data=False)
+        external = _external_tensors(written)
+        created = set(os.listdir(path.parent)) - before - {path.name, tmp.name}
+        if external or created:
+            raise RuntimeError(
+                f"export_onnx: {str(path)!r} is not self-contained (external data: {external}, "
+                f"new files: {sorted(created)})"
+            )
     return path

@@ -21,7 +21,8 @@ def add_data(sub: argparse._SubParsersAction) -> None:
     q = kinds.add_parser("ising", help="2-D ferromagnetic Ising configurations with exact energies")
     q.add_argument("--size", type=int, required=True, help="lattice size L (L x L, periodic)")
     q.add_argument("--count", type=int, required=True, help="number of configurations")
-    q.add_argument("--out", required=True, help="output .npz file")
+    q.add_argument("--out", required=True, help="output .npz file (an existing one is refused without --force)")
+    q.add_argument("--force", action="store_true", help="replace an existing --out file")
     q.add_argument("--tmin", type=float, default=1.0, help="lowest temperature (J/k_B)")
     q.add_argument("--tmax", type=float, default=4.0, help="highest temperature (J/k_B)")
     q.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same file (default 0)")
@@ -30,15 +31,17 @@ def add_data(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     def run(a: argparse.Namespace) -> int:
+        from .._io import check_new
         from ..data.ising import sample, save
 
+        check_new(a.out, overwrite=a.force)  # before sampling, which can take minutes
         kw = {}
         if a.equilibrate is not None:
             kw["sweeps_equilibrate"] = a.equilibrate
         if a.between is not None:
             kw["sweeps_between"] = a.between
         s = sample(a.size, a.count, (a.tmin, a.tmax), seed=a.seed, progress=not a.no_progress, **kw)
-        path = save(a.out, s)
+        path = save(a.out, s, overwrite=a.force)
         e = s.energy / a.size**2
         print(f"wrote {path}: {len(s)} configurations {a.size}x{a.size}, T in [{a.tmin}, {a.tmax}], "
               f"E/site in [{e.min():.3f}, {e.max():.3f}]")

@@ -45,6 +45,7 @@ def ising_demo(
     log: Any = print,
 ) -> dict[str, Any]:
     """Run the demo in folder ``out``; returns the metrics of both test sets."""
+    from .._io import atomic_write
     from ..data.ising import sample, save
     from ..evaluate.ising import evaluate_ising
     from ..train.config import load_config
@@ -65,13 +66,17 @@ def ising_demo(
         log(f"\n[{time.perf_counter() - t_start:6.1f} s] {msg}")
 
     step(f"1/4 sampling {d['count']} training + {d['test_count']} test configurations of {d['L']}x{d['L']}, T in [1, 4]")
-    train_path = save(root / "ising8_train.npz", sample(d["L"], d["count"], (1.0, 4.0), seed=seed, progress=progress))
-    test_path = save(root / "ising8_test.npz", sample(d["L"], d["test_count"], (1.0, 4.0), seed=seed + 1, progress=progress))
+    # the demo's folder is its own: a rerun replaces its files (each one atomically)
+    train_path = save(root / "ising8_train.npz", sample(d["L"], d["count"], (1.0, 4.0), seed=seed, progress=progress),
+                      overwrite=True)
+    test_path = save(root / "ising8_test.npz", sample(d["L"], d["test_count"], (1.0, 4.0), seed=seed + 1,
+                                                      progress=progress), overwrite=True)
     lo, hi = d["large_T"]
     step(f"   sampling {d['large_count']} configurations of {d['large_L']}x{d['large_L']} near T_c (T in [{lo}, {hi}])")
     large_path = save(
         root / "ising128_tc.npz",
         sample(d["large_L"], d["large_count"], (lo, hi), seed=seed + 2, progress=progress),
+        overwrite=True,
     )
 
     step("2/4 training the f = c = 1 EDNN (paper's fully connected network, Adam, MSE of the summed energy)")
@@ -91,10 +96,10 @@ def ising_demo(
             "checkpoint_every": 50,
         }
     )
-    summary = train(cfg, progress=progress, log=log)
+    summary = train(cfg, overwrite=True, progress=progress, log=log)
 
     step("3/4 exporting the EDNN model file")
-    model = export_checkpoint(summary["best"], root / "ising.onnx")
+    model = export_checkpoint(summary["best"], root / "ising.onnx", overwrite=True)
     log(f"   wrote {model}")
 
     step("4/4 predicting with ednn.predict (ONNX Runtime)")
@@ -110,7 +115,8 @@ def ising_demo(
         for name, path in (("ising8_test", test_path), ("ising128_tc", large_path)):
             r = evaluate_ising(models.path("ising"), path)
             results[f"shipped:{name}"] = r["metrics"]
-    (root / "demo_metrics.json").write_text(json.dumps(results, indent=2))
+    with atomic_write(root / "demo_metrics.json", "w") as fh:
+        fh.write(json.dumps(results, indent=2))
     m8, m128 = results["ising8_test"], results["ising128_tc"]
     log(
         "\nSummary (energies in J; paper, Fig. 3/8: 0.028 J/L^2 on 8x8 and 2.055 J/L^2 on 128x128, "

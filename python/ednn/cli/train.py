@@ -12,7 +12,11 @@ __all__ = ["add_train", "add_export", "add_evaluate"]
 def add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train an EDNN from a YAML config")
     p.add_argument("config", help="YAML file (see `python -c 'import ednn.train.config; help(ednn.train.config)'`)")
-    p.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/last.pt")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue from OUTPUT_DIR/last.pt (the learning curve is cut back to its epoch)")
+    again.add_argument("--force", action="store_true",
+                       help="replace a run already in OUTPUT_DIR (default: refuse, to keep its checkpoints)")
     p.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
     p.add_argument("--device", default=None, help="override the config's device")
     p.add_argument("--output-dir", default=None, help="override the config's output_dir")
@@ -24,7 +28,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
         from ..train.loop import train
 
         cfg = load_config(a.config, epochs=a.epochs, device=a.device, output_dir=a.output_dir)
-        s = train(cfg, resume=a.resume, progress=not a.no_progress)
+        s = train(cfg, resume=a.resume, overwrite=a.force, progress=not a.no_progress)
         print(f"checkpoints: {s['best']} (best), {s['last']} (last); learning curve: {s['learning_curve']}")
         return 0
 
@@ -34,7 +38,8 @@ def add_train(sub: argparse._SubParsersAction) -> None:
 def add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write the EDNN model file (ONNX) of a training checkpoint")
     p.add_argument("checkpoint", help="best.pt or last.pt of `ednn train`")
-    p.add_argument("--out", required=True, help="output .onnx file")
+    p.add_argument("--out", required=True, help="output .onnx file (an existing one is refused without --force)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                    help="extra ednn.KEY metadata (repeatable), e.g. --meta test_mae=12.3")
 
@@ -48,8 +53,10 @@ def add_export(sub: argparse._SubParsersAction) -> None:
             key, sep, value = item.partition("=")
             if not sep or not key.strip():
                 raise InputError(f"--meta: expected KEY=VALUE, got {item!r}")
+            if key.strip().removeprefix("ednn.") == "overwrite":
+                raise InputError(f"--meta: 'overwrite' is not a metadata key (use --force), got {item!r}")
             extra[key.strip().removeprefix("ednn.")] = value
-        path = export_checkpoint(a.checkpoint, a.out, **extra)
+        path = export_checkpoint(a.checkpoint, a.out, overwrite=a.force, **extra)
         print(Model(path).summary())
         return 0
 

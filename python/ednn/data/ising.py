@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_int
+from .._io import atomic_write, check_new
 from ..errors import InputError
 from ..progress import progress_bar
 from ..reference import ising_energy
@@ -406,8 +407,12 @@ def sample(
 # ---------------------------------------------------------------------------------------------
 
 
-def save(path: str | os.PathLike[str], data: IsingSamples | dict[str, Any]) -> Path:
-    """Write samples to a compressed NPZ file (settings as a JSON string). Returns the path."""
+def save(path: str | os.PathLike[str], data: IsingSamples | dict[str, Any], *, overwrite: bool = False) -> Path:
+    """Write samples to a compressed NPZ file (settings as a JSON string). Returns the path.
+
+    The file appears complete or not at all (written beside ``path`` and renamed into place); an
+    existing ``path`` is refused unless ``overwrite``.
+    """
     if isinstance(data, IsingSamples):
         fields = {k: getattr(data, k) for k in _KEYS}
     elif isinstance(data, dict):
@@ -432,10 +437,10 @@ def save(path: str | os.PathLike[str], data: IsingSamples | dict[str, Any]) -> P
         settings = json.dumps(fields["settings"] or {})
     except TypeError as exc:
         raise InputError(f"data.settings: expected a JSON-serialisable dict, got {exc}") from None
-    p = Path(path)
+    p = check_new(path, overwrite=overwrite, name="path")
     if not p.parent.is_dir():
         raise InputError(f"path: expected a file in an existing directory, got {str(path)!r}")
-    with open(p, "wb") as fh:  # a file object: numpy adds no ".npz" suffix
+    with atomic_write(p, "wb", overwrite=overwrite, name="path") as fh:  # a file object: numpy adds no ".npz"
         np.savez_compressed(fh, settings=np.array(settings), **arrays)
     return p
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import per_axis
+from .._io import atomic_write, check_new
 from ..atoms.recipe import METADATA_KEYS as RECIPE_KEYS
 from ..errors import InputError
 from .baseline import moment_matrix, solve_moments, species_energies
@@ -25,6 +26,10 @@ from .config import TrainConfig
 from .data import load_training_data
 
 __all__ = ["train", "export_checkpoint", "build_network"]
+
+#: What a run writes in its output_dir (removed when a run is replaced).
+_RUN_FILES = ("learning_curve.csv", "last.pt", "best.pt", "summary.json", "learning_curve.png")
+_CURVE_HEADER = ["epoch", "step", "train_mse", "val_mse", "val_mae", "learning_rate", "seconds"]
 
 
 def build_network(cfg: TrainConfig, tile: int, moments: int = 0, coefficients: Any = None, scale: float = 1.0) -> Any:
@@ -83,8 +88,14 @@ def _split(n_chains_of: np.ndarray, frac: float, seed: int) -> tuple[np.ndarray,
     return np.flatnonzero(~val), np.flatnonzero(val)
 
 
-def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log: Any = print) -> dict[str, Any]:
+def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, progress: bool = True,
+          log: Any = print) -> dict[str, Any]:
     """Train an EDNN per ``cfg``; writes ``learning_curve.csv``, ``last.pt``, ``best.pt`` in ``output_dir``.
+
+    An ``output_dir`` that already holds a run is continued from ``last.pt`` with ``resume`` (the
+    learning curve is cut back to the checkpoint's epoch and its seconds go on from there), replaced
+    with ``overwrite``, and refused otherwise. Checkpoints are written atomically, so a kill leaves
+    the previous checkpoint intact.
 
     Returns a summary: epochs, steps, best validation MAE, seconds, checkpoint paths.
     """
@@ -93,9 +104,18 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
     from ..progress import progress_bar
     from ..torch import EDNN
 
+    if resume and overwrite:
+        raise InputError("resume and overwrite (--resume, --force): expected at most one of them")
     out = cfg.out
-    out.mkdir(parents=True, exist_ok=True)
     last_path, best_path, curve_path = out / "last.pt", out / "best.pt", out / "learning_curve.csv"
+    existing = [p.name for p in (curve_path, last_path, best_path) if p.exists()]
+    if existing and not resume and not overwrite:
+        raise InputError(
+            f"output_dir: {str(out)!r} already holds a training run ({', '.join(existing)}); continue it with "
+            "--resume or replace it with --force (resume=True / overwrite=True in Python), or choose another "
+            "output_dir"
+        )
+    out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = _device(cfg.device)
@@ -143,9 +163,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
         sched.load_state_dict(ck["scheduler"])
         gen.set_state(ck["generator"])
         start_epoch, step, best = ck["epoch"], ck["step"], ck["best_val_mae"]
+        elapsed = _trim_curve(curve_path, start_epoch, ck.get("seconds"))
         log(f"resuming from {last_path} at epoch {start_epoch}")
-    elif curve_path.exists():
-        curve_path.unlink()
+    else:
+        elapsed = 0.0
+        for name in _RUN_FILES:  # overwrite: nothing of the replaced run may mix with the new one
+            (out / name).unlink(missing_ok=True)
     n_tr = len(tr_idx)
     steps_per_epoch = math.ceil(n_tr / cfg.batch_size)
     log(
@@ -188,13 +211,13 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
         return float(np.mean(e**2)), float(np.mean(np.abs(e)))
 
     write_header = not curve_path.exists()
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() - elapsed  # the seconds column goes on from the checkpoint's epoch
     with open(curve_path, "a", newline="") as fh, progress_bar(
         (cfg.epochs - start_epoch) * steps_per_epoch, "ednn train", "steps", enable=progress
     ) as bar:
         writer = csv.writer(fh)
         if write_header:
-            writer.writerow(["epoch", "step", "train_mse", "val_mse", "val_mae", "learning_rate", "seconds"])
+            writer.writerow(_CURVE_HEADER)
         model.train()
         for epoch in range(start_epoch, cfg.epochs):
             perm = torch.from_numpy(tr_idx)[torch.randperm(n_tr, generator=gen)]
@@ -217,8 +240,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
             lr = opt.param_groups[0]["lr"]
             sched.step()
             # the CSV holds both MSEs in the data's units (the loss itself is in units of the spread)
-            writer.writerow([epoch + 1, step, run / seen * loss_scale**2, val_mse, val_mae, lr,
-                             round(time.perf_counter() - t0, 3)])
+            seconds = round(time.perf_counter() - t0, 3)
+            writer.writerow([epoch + 1, step, run / seen * loss_scale**2, val_mse, val_mae, lr, seconds])
             fh.flush()
             score = val_mae if not math.isnan(val_mae) else run / seen * loss_scale**2
             state = {
@@ -237,13 +260,17 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
                 "output_scale": out_scale,
                 "output_offset": out_offset,
                 "baseline_moments": n_moments,
+                "seconds": seconds,
             }
             if score < best:
                 best = score
-                torch.save(state, best_path)
+                with atomic_write(best_path) as ck_file:
+                    torch.save(state, ck_file)
             if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
-                torch.save(state, last_path)
-    seconds = time.perf_counter() - t0
+                os.fsync(fh.fileno())  # the curve on disk covers every checkpoint
+                with atomic_write(last_path) as ck_file:
+                    torch.save(state, ck_file)
+    seconds = time.perf_counter() - t0 - elapsed
     summary = {
         "epochs": cfg.epochs,
         "steps": step,
@@ -260,13 +287,47 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log:
         summary["plot"] = str(plot_learning_curve(curve_path, out / "learning_curve.png", units))
     except ImportError:  # matplotlib is optional for training itself
         pass
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    with atomic_write(out / "summary.json", "w") as sf:
+        sf.write(json.dumps(summary, indent=2))
     log(f"done: {step} steps in {seconds:.1f} s, best validation MAE {best:.4g} {units}")
     return summary
 
 
-def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str], **metadata: Any) -> Path:
-    """Write the EDNN model file of a training checkpoint (``best.pt`` / ``last.pt``)."""
+def _trim_curve(path: Path, epoch: int, seconds: float | None) -> float:
+    """Cut the learning curve back to the rows of epochs 1..``epoch`` (those of a checkpoint being
+    resumed; later rows, and a row cut short by a kill, are dropped; where an epoch was written
+    again, by a resume of an older version, the later rows replace the earlier ones). Returns the
+    seconds at which the resumed run continues: ``seconds`` of the checkpoint, else the last row's,
+    else 0."""
+    rows: list[list[str]] = []
+    if path.exists():
+        with open(path, newline="") as fh:
+            for row in csv.reader(fh):
+                if row == _CURVE_HEADER or len(row) != len(_CURVE_HEADER):
+                    continue
+                try:
+                    e, t = int(row[0]), float(row[-1])
+                except ValueError:
+                    continue
+                if e <= epoch and math.isfinite(t):
+                    while rows and int(rows[-1][0]) >= e:  # rows stay in increasing epochs
+                        rows.pop()
+                    rows.append(row)
+        with atomic_write(path, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(_CURVE_HEADER)
+            writer.writerows(rows)
+    if seconds is not None:
+        return float(seconds)
+    return float(rows[-1][-1]) if rows else 0.0
+
+
+def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str], *, overwrite: bool = False,
+                      **metadata: Any) -> Path:
+    """Write the EDNN model file of a training checkpoint (``best.pt`` / ``last.pt``).
+
+    The file is written atomically; an existing ``out`` is refused unless ``overwrite``.
+    """
     import torch
 
     from ..torch import EDNN, export_onnx
@@ -274,6 +335,7 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
     ck_path = Path(checkpoint)
     if not ck_path.is_file():
         raise InputError(f"checkpoint: expected an existing file, got {str(checkpoint)!r} (no such file)")
+    check_new(out, overwrite=overwrite)
     ck = torch.load(ck_path, map_location="cpu", weights_only=False)
     if not isinstance(ck, dict) or "config" not in ck or "model" not in ck:
         raise InputError(f"checkpoint: {str(checkpoint)!r} is not an ednn training checkpoint")
@@ -308,4 +370,5 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
             mu = species_energies(a, dmeta["species"], dmeta["spacing"], float(dmeta.get("gamma", 0.2)))
             meta["species_energies"] = json.dumps(mu)
     meta.update(metadata)
-    return export_onnx(model, out, channels=_n_channels(cfg), outputs=cfg.outputs, **copy.deepcopy(meta))
+    return export_onnx(model, out, channels=_n_channels(cfg), outputs=cfg.outputs, overwrite=overwrite,
+                       **copy.deepcopy(meta))
