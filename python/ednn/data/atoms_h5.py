@@ -21,17 +21,30 @@ Group ``failed``: ``index``, ``trajectory`` and ``reason`` of samples whose labe
 (or whose generation failed). Their energies are never stored; a resumed run skips them unless
 asked to retry them.
 
-Appends are flushed after every trajectory; ``index`` is written last and is the commit marker, so
-a file from an interrupted run is trimmed to its complete samples when it is opened to resume.
+Writing: nothing lost on a kill
+-------------------------------
+The file is never written in place (a kill inside an HDF5 write can leave a file that does not
+open). Every trajectory's samples are committed as one small batch file ``NNNNNNNN.npz`` in the
+folder ``FILE.journal`` beside the file (written aside, fsync'd, renamed into place); from time to
+time (when the journal holds as many bytes as the file, and at the end of every run, also an
+interrupted one) the batches are merged into a copy of the file that is renamed over it, and then
+deleted. Merging skips samples the file already holds, so a kill between the rename and the
+deletion loses and duplicates nothing. A resumed run merges what it finds first; :func:`load`
+reads the batches not merged yet too. The journal folder also holds the lock that keeps a second
+process from writing the same file. Files of earlier versions (written in place, ``index`` last as
+the commit marker) are read as before and trimmed to their complete samples when resumed.
 
-One module on purpose (~470 lines): the writer (parallel, resumable, trimmed on resume) and the
-reader share the file layout above, which must not drift apart.
+One module on purpose (~640 lines): the writer (parallel, resumable, journalled) and the reader
+share the file layout above, which must not drift apart.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -41,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from .._io import atomic_path, atomic_write, die_with_parent, remove_stale
 from ..errors import InputError
 from .xtb import Label, LabelError, LabelSettings, blas_in_use, blas_preload_path, label, tblite_version, worker_env
 from ..progress import progress_bar
@@ -74,6 +88,11 @@ _PER_SAMPLE = {
     "label_seconds": np.float64,
 }
 _STRINGS = ("family", "thermal", "label_blas")
+_IDENTITY = ("format", "kind", "seed", "generator", "label_settings")  # what a resumed run must share
+_BATCH = re.compile(r"(\d{8})\.npz")
+#: Merge the journal into the file when it holds this many times the file's bytes (the file doubles
+#: between merges: each sample is copied about twice in all).
+_MERGE_FACTOR = 1.0
 
 
 @dataclass
@@ -92,9 +111,10 @@ class Sample:
 
 
 # --------------------------------------------------------------------------- workers
-def _init_worker() -> None:
+def _init_worker(parent: int) -> None:
     import warnings
 
+    die_with_parent(parent)  # a kill -9 of the parent must not leave labelling workers behind
     warnings.simplefilter("ignore", FutureWarning)
 
 
@@ -199,42 +219,190 @@ def _append(ds: Any, values: np.ndarray) -> None:
     ds[n:] = values
 
 
-def _write(h5: Any, samples: Sequence[Sample]) -> tuple[int, int]:
+def _batch(samples: Sequence[Sample]) -> dict[str, np.ndarray]:
+    """The columns of a trajectory's samples (offsets from 0), as stored in a journal batch."""
     good = [s for s in samples if s.label is not None]
     bad = [s for s in samples if s.label is None]
-    if good:
+    natoms = np.array([len(s.numbers) for s in good], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(natoms)[:-1]]).astype(np.int64) if good else natoms
+    cols: dict[str, list[Any]] = {k: [] for k in (*_PER_SAMPLE, *_STRINGS)}
+    for s, off in zip(good, offsets):
+        lab = s.label
+        assert lab is not None
+        row = {
+            "trajectory": s.trajectory, "energy": lab.energy, "natoms": len(s.numbers), "offset": off,
+            "sites": s.info.get("sites", len(s.numbers)), "vacancies": s.info.get("vacancies", 0),
+            "repeat": s.info.get("repeat", 1), "mixer_damping": lab.mixer_damping,
+            "electronic_temperature": lab.electronic_temperature, "scf_attempts": lab.attempts,
+            "label_seconds": lab.seconds, "family": s.info.get("family", ""),
+            "thermal": s.info.get("thermal", ""), "label_blas": s.blas,
+        }
+        for k in cols:
+            cols[k].append(row[k])
+    b = {k: np.asarray(cols[k], dtype=dt) for k, dt in _PER_SAMPLE.items()}
+    b.update({k: np.asarray(cols[k], dtype=str) for k in _STRINGS})
+    b["cell"] = np.stack([s.cell for s in good]).astype(np.float64) if good else np.zeros((0, 3, 3))
+    b["positions"] = np.concatenate([s.positions for s in good]).astype(np.float64) if good else np.zeros((0, 3))
+    b["numbers"] = (np.concatenate([s.numbers for s in good]) if good else np.zeros(0)).astype(np.uint8)
+    b["index"] = np.array([s.index for s in good], dtype=np.int64)
+    b["failed.index"] = np.array([s.index for s in bad], dtype=np.int64)
+    b["failed.trajectory"] = np.array([s.trajectory for s in bad], dtype=np.int64)
+    b["failed.reason"] = np.asarray([s.error or "" for s in bad], dtype=str)
+    return b
+
+
+def _unseen(b: dict[str, np.ndarray], done: set[int], failed: set[int]) -> dict[str, np.ndarray]:
+    """The samples of batch ``b`` not in ``done`` (stored) and failures not in ``failed`` (offsets from 0)."""
+    keep = np.array([i not in done for i in b["index"].tolist()], dtype=bool)
+    keep_bad = np.array([i not in failed for i in b["failed.index"].tolist()], dtype=bool)
+    if keep.all() and keep_bad.all():
+        return b
+    out = {k: v[keep] for k, v in b.items() if not k.startswith("failed.") and k not in ("positions", "numbers")}
+    out.update({k: v[keep_bad] for k, v in b.items() if k.startswith("failed.")})
+    natoms = out["natoms"].astype(np.int64)
+    rows = np.concatenate([np.arange(o, o + n) for o, n in zip(out["offset"], natoms)] or [np.zeros(0, np.int64)])
+    out["positions"], out["numbers"] = b["positions"][rows], b["numbers"][rows]
+    out["offset"] = (np.cumsum(natoms) - natoms).astype(np.int64)
+    return out
+
+
+def _write_batch(h5: Any, b: dict[str, np.ndarray]) -> None:
+    """Append batch ``b`` (already without stored samples) to an open file; ``index`` last."""
+    if len(b["index"]):
         start = h5["positions"].shape[0]
-        natoms = np.array([len(s.numbers) for s in good], dtype=np.int64)
-        offsets = start + np.concatenate([[0], np.cumsum(natoms)[:-1]])
-        _append(h5["positions"], np.concatenate([s.positions for s in good]))
-        _append(h5["numbers"], np.concatenate([s.numbers for s in good]).astype(np.uint8))
-        cols: dict[str, list[Any]] = {k: [] for k in (*_PER_SAMPLE, *_STRINGS)}
-        for s, off in zip(good, offsets):
-            lab = s.label
-            assert lab is not None
-            row = {
-                "trajectory": s.trajectory, "energy": lab.energy, "natoms": len(s.numbers), "offset": off,
-                "sites": s.info.get("sites", len(s.numbers)), "vacancies": s.info.get("vacancies", 0),
-                "repeat": s.info.get("repeat", 1), "mixer_damping": lab.mixer_damping,
-                "electronic_temperature": lab.electronic_temperature, "scf_attempts": lab.attempts,
-                "label_seconds": lab.seconds, "family": s.info.get("family", ""),
-                "thermal": s.info.get("thermal", ""), "label_blas": s.blas,
-            }
-            for k in cols:
-                cols[k].append(row[k])
+        _append(h5["positions"], b["positions"])
+        _append(h5["numbers"], b["numbers"])
         for k, dt in _PER_SAMPLE.items():
-            _append(h5[k], np.asarray(cols[k], dtype=dt))
+            _append(h5[k], (b[k] + start if k == "offset" else b[k]).astype(dt))
         for k in _STRINGS:
-            _append(h5[k], np.asarray(cols[k], dtype=object))
-        _append(h5["cell"], np.stack([s.cell for s in good]))
-        _append(h5["index"], np.array([s.index for s in good], dtype=np.int64))  # commit marker: last
-    if bad:
+            _append(h5[k], b[k].astype(object))
+        _append(h5["cell"], b["cell"])
+        _append(h5["index"], b["index"])  # commit marker of the earlier in-place layout: last
+    if len(b["failed.index"]):
         g = h5["failed"]
-        _append(g["trajectory"], np.array([s.trajectory for s in bad], dtype=np.int64))
-        _append(g["reason"], np.asarray([s.error or "" for s in bad], dtype=object))
-        _append(g["index"], np.array([s.index for s in bad], dtype=np.int64))
-    h5.flush()
-    return len(good), len(bad)
+        _append(g["trajectory"], b["failed.trajectory"])
+        _append(g["reason"], b["failed.reason"].astype(object))
+        _append(g["index"], b["failed.index"])
+
+
+# --------------------------------------------------------------------------- the journal
+def _journal(path: Path) -> Path:
+    return path.with_name(path.name + ".journal")
+
+
+def _pending(path: Path) -> list[Path]:
+    """The journal's batch files in commit order."""
+    try:
+        names = os.listdir(_journal(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [_journal(path) / n for n in sorted(n for n in names if _BATCH.fullmatch(n))]
+
+
+def _identity(attrs: Any) -> str:
+    vals = {k: attrs.get(k) for k in _IDENTITY}
+    return json.dumps({k: v.item() if isinstance(v, np.generic) else v for k, v in vals.items()}, sort_keys=True)
+
+
+def _read_batch(p: Path, identity: str) -> dict[str, np.ndarray]:
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            b = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{str(p)!r}: expected a journal batch of ednn data, got {type(exc).__name__}: {exc}") from None
+    if str(b.pop("identity", "")) != identity:
+        raise InputError(
+            f"{str(p)!r}: this journal batch was made with other settings than {str(p.parent)[:-len('.journal')]!r} "
+            "(kind, seed, generator, label settings); move the folder away to go on"
+        )
+    return b
+
+
+def _add_batch(path: Path, b: dict[str, np.ndarray], identity: str) -> int:
+    """Commit batch ``b`` to the journal; returns its size in bytes."""
+    batches = _pending(path)
+    seq = int(batches[-1].stem) + 1 if batches else 1
+    target = _journal(path) / f"{seq:08d}.npz"
+    target.parent.mkdir(exist_ok=True)
+    with atomic_write(target, overwrite=False) as fh:
+        np.savez(fh, identity=np.array(identity), **b)
+    return target.stat().st_size
+
+
+def _merge(path: Path, identity: str, *, count: int | None = None, clear_failed: bool = False) -> None:
+    """Merge the journal into a copy of the file, rename it over the file, then delete the batches."""
+    import h5py
+
+    batches = _pending(path)
+    with atomic_path(path) as tmp:
+        shutil.copyfile(path, tmp)
+        with h5py.File(tmp, "r+") as h5:
+            _trim(h5)
+            if count is not None and count > int(h5.attrs["count"]):
+                h5.attrs["count"] = int(count)
+            if clear_failed:
+                for name in ("index", "trajectory", "reason"):
+                    h5["failed"][name].resize(0, axis=0)
+            done, failed = set(h5["index"][:].tolist()), set(h5["failed/index"][:].tolist())
+            parts = []
+            for p in batches:
+                b = _unseen(_read_batch(p, identity), done, failed)
+                parts.append(b)
+                done.update(b["index"].tolist())
+                failed.update(b["failed.index"].tolist())
+            if parts:
+                _write_batch(h5, _concat(parts))  # one append per dataset, however many batches
+    for p in batches:
+        p.unlink()
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Batches as one (offsets from 0)."""
+    shift = np.cumsum([0] + [len(b["positions"]) for b in parts[:-1]])
+    return {k: np.concatenate([b[k] + d if k == "offset" else b[k] for b, d in zip(parts, shift)])
+            for k in parts[0]}
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold the journal's lock (refusing a second writer); remove the journal folder when it is empty."""
+    try:
+        import fcntl
+    except ImportError:  # no flock on this platform: no lock
+        fcntl = None
+    folder = _journal(path)
+    fd = None
+    while fcntl is not None:
+        folder.mkdir(exist_ok=True)
+        lock = folder / "lock"
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except FileNotFoundError:  # the folder was just removed by the previous writer: again
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise InputError(f"out: {str(path)!r} is being written by another process (it holds {str(lock)!r}); "
+                             "wait for it to finish or choose another output file") from None
+        try:  # the lock file may have been removed, and made anew, between the open and the lock
+            if os.path.samestat(os.fstat(fd), os.stat(lock)):
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        remove_stale(folder, folder=True)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            if not _pending(path):
+                (folder / "lock").unlink(missing_ok=True)
+                folder.rmdir()
+        if fd is not None:
+            os.close(fd)
 
 
 def _check_same(h5: Any, attrs: dict[str, Any], path: Path) -> None:
@@ -270,6 +438,8 @@ def label_dataset(
     trajectory ``i // snapshots``, reproducible from ``seed`` alone. Samples already stored (or
     recorded as failed, unless ``retry_failed``) are skipped, so rerunning the same command with a
     larger ``count`` extends the file. A file made with other generator or label settings is refused.
+    Every trajectory is committed as soon as it is labelled (the journal, see the module): a run
+    killed at any moment loses only the trajectories being labelled, and the same call resumes it.
 
     Parameters
     ----------
@@ -285,8 +455,6 @@ def label_dataset(
     -------
     ``{"path", "stored", "failed", "new", "new_failed", "seconds"}``.
     """
-    import h5py
-
     settings = settings or LabelSettings()
     for name, v, lo in (("count", count, 0), ("workers", workers, 0), ("threads", threads, 1), ("seed", seed, 0)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
@@ -297,24 +465,18 @@ def label_dataset(
     if preload and workers == 0:
         raise InputError("blas: a preload needs workers >= 1 (it only applies to new processes), got workers=0")
     path = Path(path)
+    if not path.parent.is_dir():
+        raise InputError(f"out: expected a file in an existing directory, got {str(path)!r}")
     attrs = _root_attrs(config, settings, seed, count)
+    identity = _identity(attrs)
     t0 = time.perf_counter()
-    try:
-        h5file = h5py.File(path, "a")
-    except OSError as exc:
-        raise InputError(f"out: expected a new or an existing HDF5 file, got {str(path)!r} ({exc})") from None
-    with h5file as h5:
-        if "format" in h5.attrs or len(h5.keys()):
-            _check_same(h5, attrs, path)
-            _trim(h5)
-            h5.attrs["count"] = max(int(h5.attrs["count"]), int(count))
-        else:
-            _create(h5, attrs)
-        done = set(h5["index"][:].tolist())
-        failed_before = set(h5["failed/index"][:].tolist())
+    with _locked(path):
+        _open(path, attrs)
+        if _pending(path):  # batches of an interrupted run
+            _merge(path, identity, count=count)
+        done, failed_before = _stored(path, count, identity)
         if retry_failed and failed_before:
-            for name in ("index", "trajectory", "reason"):
-                h5["failed"][name].resize(0, axis=0)
+            _merge(path, identity, clear_failed=True)
             failed_before = set()
         skip = done | failed_before
         snaps = config.snapshots
@@ -325,15 +487,66 @@ def label_dataset(
         n_todo = sum(len(v) for v in todo.values())
         new_ok = new_bad = 0
         cfg, sdict = config.to_dict(), settings.to_dict()
-        with progress_bar(n_todo, f"ednn data {config.kind}", "samples", enable=progress) as bar:
-            for samples in _run(todo, cfg, seed, sdict, workers, threads, preload):
-                ok, bad = _write(h5, samples)
-                new_ok, new_bad = new_ok + ok, new_bad + bad
-                bar.set_postfix_str(f"failed {new_bad}", refresh=False)
-                bar.update(ok + bad)
-        stored, failed = h5["index"].shape[0], h5["failed/index"].shape[0]
+        journal_bytes = 0
+        try:
+            with progress_bar(n_todo, f"ednn data {config.kind}", "samples", enable=progress) as bar, \
+                    contextlib.closing(_run(todo, cfg, seed, sdict, workers, threads, preload)) as results:
+                for samples in results:
+                    b = _batch(samples)
+                    journal_bytes += _add_batch(path, b, identity)
+                    ok, bad = len(b["index"]), len(b["failed.index"])
+                    new_ok, new_bad = new_ok + ok, new_bad + bad
+                    bar.set_postfix_str(f"failed {new_bad}", refresh=False)
+                    bar.update(ok + bad)
+                    if journal_bytes >= _MERGE_FACTOR * path.stat().st_size:
+                        _merge(path, identity, count=count)
+                        journal_bytes = 0
+        except BaseException:
+            with contextlib.suppress(Exception):  # what the journal holds is kept either way
+                if _pending(path):
+                    _merge(path, identity, count=count)
+            raise
+        if _pending(path):
+            _merge(path, identity, count=count)
+        stored, failed = _counts(path)
     return {"path": str(path), "stored": stored, "failed": failed, "new": new_ok, "new_failed": new_bad,
             "seconds": time.perf_counter() - t0}
+
+
+def _open(path: Path, attrs: dict[str, Any]) -> None:
+    """Create the file (empty) when there is none; check that an existing one has the same settings."""
+    import h5py
+
+    if path.exists():
+        try:
+            with h5py.File(path, "r") as h5:
+                if "format" in h5.attrs or len(h5.keys()):
+                    _check_same(h5, attrs, path)
+                    return
+        except OSError as exc:
+            raise InputError(f"out: expected a new or an existing HDF5 file, got {str(path)!r} ({exc})") from None
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        _create(h5, attrs)
+
+
+def _stored(path: Path, count: int, identity: str) -> tuple[set[int], set[int]]:
+    """Indices stored and recorded as failed; raises the file's ``count`` to ``count`` if lower."""
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        n = h5["index"].shape[0]
+        done, failed = set(h5["index"][:n].tolist()), set(h5["failed/index"][:].tolist())
+        lower = int(h5.attrs["count"]) < count
+    if lower:
+        _merge(path, identity, count=count)
+    return done, failed
+
+
+def _counts(path: Path) -> tuple[int, int]:
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        return int(h5["index"].shape[0]), int(h5["failed/index"].shape[0])
 
 
 def _run(todo: dict[int, list[int]], cfg: dict[str, Any], seed: int, sdict: dict[str, Any], workers: int,
@@ -351,7 +564,8 @@ def _run(todo: dict[int, list[int]], cfg: dict[str, Any], seed: int, sdict: dict
     os.environ.update(env)  # spawned workers inherit it; this process is unaffected (already running)
     try:
         ctx = mp.get_context("spawn")  # a clean process: no forked OpenMP state, the preload applies
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                   initargs=(os.getpid(),))
         try:
             items = iter(todo.items())
             pending: set[Future[list[Sample]]] = set()
@@ -390,14 +604,25 @@ class AtomsDataset:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        import h5py
-
         self.path = Path(path)
         if not self.path.is_file():
             raise InputError(f"path: expected an existing HDF5 dataset, got {str(path)!r} (no such file)")
+        for _ in range(20):
+            batches = _pending(self.path)  # listed before the file is opened: see _read_journal
+            self._read_file()
+            try:
+                self._read_journal(batches)
+                return
+            except FileNotFoundError:  # a writer merged the batches into the file meanwhile: read again
+                continue
+        raise InputError(f"path: {str(path)!r} kept changing while it was read (a writer merging often?); try again")
+
+    def _read_file(self) -> None:
+        import h5py
+
         with h5py.File(self.path, "r") as h5:
             if h5.attrs.get("format") != FORMAT:
-                raise InputError(f"path: expected an {FORMAT} file, got {str(path)!r} with format "
+                raise InputError(f"path: expected an {FORMAT} file, got {str(self.path)!r} with format "
                                  f"{h5.attrs.get('format')!r}")
             self.attrs = {k: (v.tolist() if isinstance(v, np.ndarray) else v.item() if isinstance(v, np.generic) else v)
                           for k, v in h5.attrs.items()}
@@ -414,6 +639,37 @@ class AtomsDataset:
             g = h5["failed"]
             self.failed = {"index": g["index"][:], "trajectory": g["trajectory"][:len(g["index"])],
                            "reason": g["reason"].asstr()[:len(g["index"])]}
+
+    def _read_journal(self, batches: list[Path]) -> None:
+        """Add the samples of journal batches not merged into the file yet (a running or killed writer).
+
+        A batch listed before the file was opened is either still there (and its samples are in the
+        file or not: those in it are skipped) or was deleted after a merge into a newer file
+        (FileNotFoundError: the caller reads again)."""
+        if not batches:
+            return
+        identity = _identity(self.attrs)
+        done, failed = set(self.columns["index"].tolist()), set(self.failed["index"].tolist())
+        atoms = self._positions.shape[0]
+        cols = {k: [v] for k, v in self.columns.items()}
+        cells, positions, numbers = [self.cells], [self._positions], [self._numbers]
+        fail = {k: [v] for k, v in self.failed.items()}
+        for p in batches:
+            b = _unseen(_read_batch(p, identity), done, failed)
+            for k in cols:
+                v = b[k] + atoms if k == "offset" else b[k]
+                cols[k].append(v.astype(object) if k in _STRINGS else v)
+            cells.append(b["cell"])
+            positions.append(b["positions"])
+            numbers.append(b["numbers"])
+            atoms += b["positions"].shape[0]
+            for k in fail:
+                fail[k].append(b[f"failed.{k}"].astype(object) if k == "reason" else b[f"failed.{k}"])
+            done.update(b["index"].tolist())
+            failed.update(b["failed.index"].tolist())
+        self.columns = {k: np.concatenate(v) for k, v in cols.items()}
+        self.cells, self._positions, self._numbers = np.concatenate(cells), np.concatenate(positions), np.concatenate(numbers)
+        self.failed = {k: np.concatenate(v) for k, v in fail.items()}
 
     def __len__(self) -> int:
         return int(self.columns["index"].shape[0])
