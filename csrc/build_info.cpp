@@ -1,5 +1,9 @@
 #include "ednn/build_info.hpp"
 
+#include <unistd.h>
+
+#include <stdexcept>
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -31,6 +35,20 @@ BuildInfo build_info() {
     info.cuda_architectures = EDNN_CUDA_ARCHS;
 #endif
     return info;
+}
+
+int max_threads() {
+    long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1) cores = 1;
+    if (cores > (1 << 20)) cores = 1 << 20;
+    return kThreadsPerCore * static_cast<int>(cores);
+}
+
+void check_threads(int threads) {
+    const int most = max_threads();
+    if (threads > most)
+        throw std::invalid_argument("threads: expected at most " + std::to_string(most) + " (" +
+                                    std::to_string(kThreadsPerCore) + " per core), got " + std::to_string(threads));
 }
 
 }  // namespace ednn

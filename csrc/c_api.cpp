@@ -6,8 +6,11 @@
 #include <new>
 #include <string>
 
+#include "ednn/build_info.hpp"
 #include "ednn/ednn.h"
 #include "predictor/predictor.hpp"
+
+static_assert(ednn::kThreadsPerCore == EDNN_THREADS_PER_CORE, "one threads limit for the core and the C API");
 
 using ednn::detail::Error;
 using ednn::detail::GridShape;
@@ -68,6 +71,26 @@ const Predictor& predictor_of(const ednn_predictor* p) {
     return *h.impl;
 }
 
+// The integer value of an enum argument, read from its bytes: a C caller may pass any int
+// (EDNN_*_MAX_ENUM keeps the enums int-sized), and loading a value outside the enumerators'
+// range as the enum type is undefined behaviour.
+template <typename E>
+int raw_enum(const E& value) noexcept {
+    static_assert(sizeof(E) == sizeof(int), "ednn.h enums are int-sized");
+    int raw = 0;
+    std::memcpy(&raw, &value, sizeof raw);
+    return raw;
+}
+
+// A checked dtype: EDNN_ERROR_INPUT for a value that is not an ednn_dtype enumerator.
+ednn_dtype checked_dtype(const ednn_dtype& dtype) {
+    const int raw = raw_enum(dtype);
+    if (raw < EDNN_FLOAT32 || raw > EDNN_INT64)
+        throw Error(EDNN_ERROR_INPUT, "dtype: expected one of EDNN_FLOAT32, EDNN_FLOAT64, EDNN_INT8, EDNN_UINT8, "
+                                      "EDNN_INT16, EDNN_INT32, EDNN_INT64, got " + std::to_string(raw));
+    return static_cast<ednn_dtype>(raw);
+}
+
 void check_room(size_t need, size_t out_len, const double* out) {
     if (need > 0 && !out) throw Error(EDNN_ERROR_INPUT, "out: null pointer");
     if (out_len < need)
@@ -82,7 +105,7 @@ extern "C" {
 const char* ednn_version(void) { return EDNN_VERSION_STRING; }
 
 const char* ednn_status_name(ednn_status status) {
-    switch (status) {
+    switch (raw_enum(status)) {
         case EDNN_OK: return "EDNN_OK";
         case EDNN_ERROR_INPUT: return "EDNN_ERROR_INPUT";
         case EDNN_ERROR_MODEL_FILE: return "EDNN_ERROR_MODEL_FILE";
@@ -96,6 +119,8 @@ const char* ednn_status_name(ednn_status status) {
 }
 
 void ednn_string_free(char* message) { std::free(message); }
+
+int ednn_max_threads(void) { return ednn::max_threads(); }
 
 // ------------------------------------------------------------------ options
 
@@ -114,6 +139,7 @@ ednn_status ednn_options_set_threads(ednn_options* options, int threads, char** 
         auto& o = deref(options, "options");
         if (threads < 0)
             throw Error(EDNN_ERROR_INPUT, "threads: expected a positive int or 0 (default), got " + std::to_string(threads));
+        ednn::check_threads(threads);  // std::invalid_argument: EDNN_ERROR_INPUT
         o.opts.threads = threads;
     });
 }
@@ -121,10 +147,11 @@ ednn_status ednn_options_set_threads(ednn_options* options, int threads, char** 
 ednn_status ednn_options_set_device(ednn_options* options, ednn_device device, char** error) {
     return guarded(error, [&] {
         auto& o = deref(options, "options");
-        if (device != EDNN_DEVICE_AUTO && device != EDNN_DEVICE_CPU && device != EDNN_DEVICE_CUDA)
+        const int raw = raw_enum(device);
+        if (raw != EDNN_DEVICE_AUTO && raw != EDNN_DEVICE_CPU && raw != EDNN_DEVICE_CUDA)
             throw Error(EDNN_ERROR_INPUT, "device: expected EDNN_DEVICE_AUTO, EDNN_DEVICE_CPU or EDNN_DEVICE_CUDA, got " +
-                                              std::to_string(static_cast<int>(device)));
-        o.opts.device = device;
+                                              std::to_string(raw));
+        o.opts.device = static_cast<ednn_device>(raw);
     });
 }
 
@@ -227,10 +254,10 @@ ednn_status ednn_predictor_predict(const ednn_predictor* predictor, const void* 
                                    const int64_t* shape, int rank, double* out, size_t out_len, char** error) {
     return guarded(error, [&] {
         const Predictor& p = predictor_of(predictor);
-        ednn::detail::dtype_size(dtype);
+        const ednn_dtype dt = checked_dtype(dtype);
         const GridShape g = p.check_shape(shape, rank, true);
         check_room(static_cast<size_t>(g.batch * p.info().n_outputs()), out_len, out);
-        p.predict(grid, dtype, g, out);
+        p.predict(grid, dt, g, out);
     });
 }
 
@@ -239,10 +266,10 @@ ednn_status ednn_predictor_predict_tiles(const ednn_predictor* predictor, const 
                                          double* out, size_t out_len, char** error) {
     return guarded(error, [&] {
         const Predictor& p = predictor_of(predictor);
-        ednn::detail::dtype_size(dtype);
+        const ednn_dtype dt = checked_dtype(dtype);
         const GridShape g = p.check_shape(shape, rank, false);
         check_room(static_cast<size_t>(p.info().n_outputs()), out_len, out);
-        p.predict_tiles(grid, dtype, g, tiles, n_listed, false, out);
+        p.predict_tiles(grid, dt, g, tiles, n_listed, false, out);
     });
 }
 
@@ -251,10 +278,10 @@ ednn_status ednn_predictor_tile_values(const ednn_predictor* predictor, const vo
                                        double* out, size_t out_len, char** error) {
     return guarded(error, [&] {
         const Predictor& p = predictor_of(predictor);
-        ednn::detail::dtype_size(dtype);
+        const ednn_dtype dt = checked_dtype(dtype);
         const GridShape g = p.check_shape(shape, rank, false);
         check_room(n_listed * static_cast<size_t>(p.info().n_outputs()), out_len, out);
-        p.predict_tiles(grid, dtype, g, tiles, n_listed, true, out);
+        p.predict_tiles(grid, dt, g, tiles, n_listed, true, out);
     });
 }
 

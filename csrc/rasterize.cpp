@@ -7,6 +7,7 @@
 #include <string>
 
 #include "dispatch.hpp"
+#include "ednn/build_info.hpp"
 
 namespace ednn {
 
@@ -40,6 +41,9 @@ void validate(const RasterGrid& g) {
                                     to_string(g.elem_size) + " bytes");
     if (!(std::isfinite(g.gamma) && g.gamma > 0))
         throw std::invalid_argument("gamma: expected a finite value > 0, got " + num(g.gamma));
+    if (g.gamma < kRasterizeMinGamma)
+        throw std::invalid_argument("gamma: expected at least 1e-06 (in the units of the positions; a narrower "
+                                    "Gaussian underflows), got " + num(g.gamma));
     const double rc = rasterize_cutoff(g.gamma);
     int64_t points = 1;
     double stencil = 1;  // grid points in one atom's box stencil
@@ -68,6 +72,7 @@ void validate(const RasterGrid& g) {
 void rasterize(const double* positions, const double* numbers, int64_t n_atoms, const RasterGrid& grid, void* out,
                Device device, int threads, void* stream) {
     validate(grid);
+    if (device == Device::CPU) check_threads(threads);
     if (n_atoms < 0) throw std::invalid_argument("positions: negative atom count " + std::to_string(n_atoms));
     if (n_atoms > 0 && (positions == nullptr || numbers == nullptr))
         throw std::invalid_argument("positions/numbers: null pointer");

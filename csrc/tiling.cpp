@@ -1,10 +1,12 @@
 // Validation and the single dispatch point of the tiling op.
 #include "ednn/tiling.hpp"
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
 #include "dispatch.hpp"
+#include "ednn/build_info.hpp"
 
 namespace ednn {
 
@@ -53,7 +55,19 @@ void validate(const TileLayout& l) {
         if (l.size[k] % l.focus[k] != 0)
             throw std::invalid_argument("grid: size " + to_string(l.size[k]) + " on " + axis +
                                         " is not a multiple of the focus " + to_string(l.focus[k]));
+        if (l.context[k] > (INT64_MAX - l.focus[k]) / 2)
+            throw std::invalid_argument("context: " + to_string(l.context[k]) + " on " + axis +
+                                        " makes a tile wider than 2^63 cells");
     }
+    // the products of n_tiles(), tile_elements() and lead_elements() must fit int64
+    int64_t tiles = 1, cells = 1, lead = 1;
+    for (int k = 0; k < l.ndim; ++k)
+        if (__builtin_mul_overflow(tiles, l.tiles_along(k), &tiles) ||
+            __builtin_mul_overflow(cells, l.tile_extent(k), &cells))
+            throw std::invalid_argument("grid: more than 2^63 tiles or cells per tile");
+    for (int64_t s : l.lead_shape)
+        if (__builtin_mul_overflow(lead, s, &lead))
+            throw std::invalid_argument("grid: more than 2^63 elements along the lead axes");
 }
 
 void simplify_lead(TileLayout& l) {
@@ -75,6 +89,7 @@ void simplify_lead(TileLayout& l) {
 void tile(const void* grid, void* out, const TileLayout& layout, int64_t first_tile, int64_t count,
           Device device, int threads, void* stream) {
     validate(layout);
+    if (device == Device::CPU) check_threads(threads);
     const int64_t n = layout.n_tiles();
     if (first_tile < 0 || count < 0 || first_tile + count > n)
         throw std::invalid_argument("tile range: expected [first, first + count) within [0, " +

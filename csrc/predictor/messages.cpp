@@ -2,6 +2,8 @@
 #include "messages.hpp"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <type_traits>
 
 namespace ednn::detail {
@@ -76,11 +78,23 @@ std::string join(const std::vector<std::string>& v, const std::string& sep) {
 
 namespace {
 
+// A finite double beyond float32's range as Python's repr writes it: the shortest digits that read
+// back to it, in scientific notation ("1e+39", "-3.5e+38"; Python switches to it from 1e16 on).
+std::string large_float_repr(double v) {
+    char buf[64];
+    for (int digits = 1; digits <= 17; ++digits) {
+        std::snprintf(buf, sizeof buf, "%.*e", digits - 1, v);
+        if (std::strtod(buf, nullptr) == v) break;
+    }
+    return buf;
+}
+
 template <typename T>
 std::string value_text(T v) {
     if constexpr (std::is_floating_point_v<T>) {
         if (std::isnan(v)) return "nan";
-        return v > 0 ? "inf" : "-inf";
+        if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+        return large_float_repr(static_cast<double>(v));  // only such values are shown
     } else {
         return std::to_string(v);
     }

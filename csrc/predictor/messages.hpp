@@ -23,7 +23,8 @@ std::vector<std::string> split(const std::string& s, char sep);
 /// The strings of v with sep between them, as Python's sep.join(v).
 std::string join(const std::vector<std::string>& v, const std::string& sep);
 
-/// Element i of a grid of `dtype`, as a message shows a non-finite value ("nan", "inf", "-inf");
+/// Element i of a grid of `dtype` of a floating-point type, as ednn's Python messages show it:
+/// "nan", "inf", "-inf", or the shortest repr of a finite value beyond float32's range ("1e+39");
 /// "?" for integer types.
 std::string element_text(ednn_dtype dtype, const void* data, int64_t i);
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <future>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -57,9 +58,17 @@ Predictor::Predictor(const std::string& model_path, const Options& options) : op
                     "model: expected an existing ONNX file, got " + py_repr(model_path) + " (no such file)");
     if (options.threads < 0)
         throw Error(EDNN_ERROR_INPUT, "threads: expected a positive int or 0, got " + std::to_string(options.threads));
+    try {
+        check_threads(options.threads);
+    } catch (const std::invalid_argument& e) {
+        throw Error(EDNN_ERROR_INPUT, e.what());
+    }
     if (options.batch_size < 0)
         throw Error(EDNN_ERROR_INPUT,
                     "batch_size: expected a positive int or 0, got " + std::to_string(options.batch_size));
+    // the metadata first, from a scan of the file: a file that is not a valid EDNN model (or whose
+    // tiles exceed the limits) is refused before ONNX Runtime reads its graph and weights
+    read_metadata_info(scan_metadata(model_path), info_);
     runtime_ = load_runtime(options.onnxruntime_library);
     const OrtApi* api = runtime_->api;
 
@@ -213,13 +222,18 @@ TileLayout example_layout(const ModelInfo& m, const GridShape& g, int64_t elem_s
     return L;
 }
 
-// First non-finite element of n values; -1 when all are finite (always for integer types).
+// Doubles from this magnitude on become inf in float32 (2^128 - 2^103: FLT_MAX plus half an ulp,
+// where round-to-nearest-even goes up); below it they round to at most FLT_MAX.
+constexpr double kFloat32Overflow = 3.4028235677973366e+38;
+
+// First element of n values that is not finite or does not fit float32 (the network's input);
+// -1 when all do (always for integer types: even int64 fits float32's range).
 template <typename T>
-int64_t first_non_finite(const void* data, int64_t n) {
+int64_t first_unfit(const void* data, int64_t n) {
     if constexpr (std::is_floating_point_v<T>) {
         const T* p = static_cast<const T*>(data);
         for (int64_t i = 0; i < n; ++i)
-            if (!std::isfinite(p[i])) return i;
+            if (!(std::fabs(static_cast<double>(p[i])) < kFloat32Overflow)) return i;
     } else {
         (void)data;
         (void)n;
@@ -227,12 +241,21 @@ int64_t first_non_finite(const void* data, int64_t n) {
     return -1;
 }
 
-int64_t first_non_finite(ednn_dtype dtype, const void* data, int64_t n) {
+int64_t first_unfit(ednn_dtype dtype, const void* data, int64_t n) {
     switch (dtype) {
-        case EDNN_FLOAT32: return first_non_finite<float>(data, n);
-        case EDNN_FLOAT64: return first_non_finite<double>(data, n);
+        case EDNN_FLOAT32: return first_unfit<float>(data, n);
+        case EDNN_FLOAT64: return first_unfit<double>(data, n);
         default: return -1;
     }
+}
+
+// The message for element i, which first_unfit found: not finite, or beyond float32's range.
+std::string unfit_message(ednn_dtype dtype, const void* data, int64_t i, const std::vector<int64_t>& index) {
+    const double v = dtype == EDNN_FLOAT32 ? static_cast<double>(static_cast<const float*>(data)[i])
+                                           : static_cast<const double*>(data)[i];
+    const std::string what = std::isfinite(v) ? "grid: expected values within float32's range (|x| <= 3.4028235e+38), got "
+                                              : "grid: expected finite values, got ";
+    return what + element_text(dtype, data, i) + " at index " + py_tuple(index);
 }
 
 // dst = float32(src) * scale_c + offset_c over n_blocks blocks of `block` values, block b being
@@ -293,10 +316,18 @@ struct Accumulator {
 }  // namespace
 
 int64_t Predictor::batch_tiles(int64_t n_tiles) const {
-    constexpr int64_t kDefaultBatchBytes = int64_t{8} << 20;  // as ednn.predict.DEFAULT_BATCH_BYTES
+    constexpr int64_t kDefaultBatchBytes = int64_t{8} << 20;  // as ednn.inference.DEFAULT_BATCH_BYTES
+    const int64_t T = info_.tile_elements();                  // 1 .. EDNN_MAX_TILE_ELEMENTS
     int64_t bs = options_.batch_size;
-    if (bs <= 0) bs = std::max<int64_t>(1, std::min<int64_t>(n_tiles, kDefaultBatchBytes / (4 * info_.tile_elements())));
-    return std::max<int64_t>(1, std::min(bs, n_tiles));
+    if (bs <= 0) bs = std::max<int64_t>(1, std::min<int64_t>(n_tiles, kDefaultBatchBytes / (4 * T)));
+    bs = std::max<int64_t>(1, std::min(bs, n_tiles));
+    // one batch of tiles is bounded (as ednn.inference.batch_tiles): refused before any allocation
+    const int64_t most = std::max<int64_t>(1, EDNN_MAX_BATCH_ELEMENTS / T);
+    if (bs > most)
+        throw Error(EDNN_ERROR_INPUT, "batch_size: expected at most " + std::to_string(most) + " tiles of " +
+                                          std::to_string(T) + " elements (" + std::to_string(EDNN_MAX_BATCH_ELEMENTS) +
+                                          " elements per batch), got " + std::to_string(bs));
+    return bs;
 }
 
 void Predictor::run(float* tiles, int64_t count, std::vector<float>& y) const {
@@ -348,7 +379,7 @@ void Predictor::predict(const void* grid, ednn_dtype dtype, const GridShape& g, 
 
     for (int64_t b = 0; b < g.batch; ++b) {
         const void* src = static_cast<const char*>(grid) + static_cast<size_t>(b * g.example_elements) * esize;
-        if (const int64_t bad = first_non_finite(dtype, src, g.example_elements); bad >= 0) {
+        if (const int64_t bad = first_unfit(dtype, src, g.example_elements); bad >= 0) {
             // index as ednn.predict names it: (b,) when batched, the channel when C > 1, then the cell
             std::vector<int64_t> idx;
             if (g.batched) idx.push_back(b);
@@ -360,8 +391,7 @@ void Predictor::predict(const void* grid, ednn_dtype dtype, const GridShape& g, 
             }
             if (info_.channels > 1) idx.push_back(rest);
             idx.insert(idx.end(), cell.begin(), cell.end());
-            throw Error(EDNN_ERROR_INPUT, "grid: expected finite values, got " + element_text(dtype, src, bad) +
-                                              " at index " + py_tuple(idx));
+            throw Error(EDNN_ERROR_INPUT, unfit_message(dtype, src, bad, idx));
         }
         const float* x = static_cast<const float*>(src);
         if (needs_copy) {
@@ -414,7 +444,7 @@ void Predictor::predict_tiles(const void* grid, ednn_dtype dtype, const GridShap
         if (!grid) throw Error(EDNN_ERROR_INPUT, "grid: null pointer");
         const TileLayout L = example_layout(info_, g, static_cast<int64_t>(esize));
         const int64_t T = info_.tile_elements();
-        const int64_t bs = std::min<int64_t>(batch_tiles(g.n_tiles), static_cast<int64_t>(n_listed));
+        const int64_t bs = batch_tiles(std::min<int64_t>(g.n_tiles, static_cast<int64_t>(n_listed)));
         std::vector<unsigned char> raw(static_cast<size_t>(bs * T) * esize);
         std::vector<float> x(static_cast<size_t>(bs * T));
         std::vector<float> y;
@@ -422,7 +452,7 @@ void Predictor::predict_tiles(const void* grid, ednn_dtype dtype, const GridShap
             const int64_t count = std::min<int64_t>(bs, static_cast<int64_t>(n_listed - first));
             for (int64_t j = 0; j < count; ++j)
                 cpu::tile(grid, raw.data() + static_cast<size_t>(j * T) * esize, L, tiles[first + j], 1, 1);
-            if (const int64_t bad = first_non_finite(dtype, raw.data(), count * T); bad >= 0) {
+            if (const int64_t bad = first_unfit(dtype, raw.data(), count * T); bad >= 0) {
                 // back from the tile element to the grid cell it came from
                 const int64_t j = bad / T;
                 int64_t pos = bad % T;
@@ -442,8 +472,7 @@ void Predictor::predict_tiles(const void* grid, ednn_dtype dtype, const GridShap
                     cell[static_cast<size_t>(k)] = s < 0 ? s + g.size[k] : s;
                 }
                 idx.insert(idx.end(), cell.begin(), cell.end());
-                throw Error(EDNN_ERROR_INPUT, "grid: expected finite values, got " +
-                                                  element_text(dtype, raw.data(), bad) + " at index " + py_tuple(idx));
+                throw Error(EDNN_ERROR_INPUT, unfit_message(dtype, raw.data(), bad, idx));
             }
             convert(dtype, raw.data(), x.data(), count * info_.channels, T / info_.channels, info_);
             run(x.data(), count, y);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ednn/build_info.hpp"
+#include "ednn/ednn.h"  // the limits (macros only; the module does not link the predictor)
 #include "ednn/rasterize.hpp"
 #include "ednn/tiling.hpp"
 #include "../dispatch.hpp"  // the CUDA runtime helpers behind DeviceBuffer
@@ -283,4 +284,12 @@ PYBIND11_MODULE(_ednn, m) {
         .def("copy_from_host", &DeviceBuffer::copy_from_host, py::arg("src"));
     m.attr("__version__") = ednn::build_info().version;
     m.attr("MAX_LEAD_DIMS") = ednn::kMaxLeadDims;
+    // the limits of ednn.h, which ednn._checks applies in Python
+    m.attr("MAX_METADATA_INT") = EDNN_MAX_METADATA_INT;
+    m.attr("MAX_TILE_ELEMENTS") = EDNN_MAX_TILE_ELEMENTS;
+    m.attr("MAX_BATCH_ELEMENTS") = EDNN_MAX_BATCH_ELEMENTS;
+    m.attr("THREADS_PER_CORE") = ednn::kThreadsPerCore;
+    m.attr("MIN_GAMMA") = ednn::kRasterizeMinGamma;
+    m.def("max_threads", &ednn::max_threads,
+          "The most threads a call may ask for: THREADS_PER_CORE x the online cores.");
 }

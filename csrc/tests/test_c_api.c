@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
         return 2;
     }
     EXPECT(strlen(ednn_version()) > 0);
+    /* the limits are plain C constants */
+    EXPECT(ednn_max_threads() >= EDNN_THREADS_PER_CORE && ednn_max_threads() % EDNN_THREADS_PER_CORE == 0);
+    EXPECT(EDNN_MAX_TILE_ELEMENTS == 16777216L && EDNN_MAX_BATCH_ELEMENTS == 268435456L && EDNN_MAX_METADATA_INT == 16777216L);
     EXPECT(ednn_options_create(&opts, &err) == EDNN_OK);
     EXPECT(ednn_options_set_threads(opts, 1, &err) == EDNN_OK);
     EXPECT(ednn_options_set_device(opts, EDNN_DEVICE_CPU, &err) == EDNN_OK);

@@ -179,7 +179,7 @@ void test_errors() {
     const std::string bad_focus = patched_model("badfocus.onnx", std::string("ednn.focus\x12\x01" "1", 13),
                                                 std::string("ednn.focus\x12\x01" "x", 13));
     CHECK_THROWS(ednn::Predictor(bad_focus), ednn::ModelFileError,
-                 "metadata ednn.focus: expected comma-separated integers, got 'x'");
+                 "metadata ednn.focus: expected comma-separated non-negative integers (ASCII digits), got 'x'");
     {
         ednn::PredictorOptions o;
         o.onnxruntime_library = "/no/such/libonnxruntime.so";

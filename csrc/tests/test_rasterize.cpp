@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "ednn/build_info.hpp"
 #include "ednn/rasterize.hpp"
 
 namespace {
@@ -122,6 +123,24 @@ void check_validation() {
     g = grid();
     g.gamma = 0;
     CHECK_THROWS(ednn::validate(g), std::invalid_argument, "gamma: expected a finite value > 0");
+    // below 1e-6, 1 / (2 gamma^2) overflows for small enough gamma and an atom on a grid point gives nan
+    g = grid();
+    g.gamma = 1e-160;
+    CHECK_THROWS(ednn::validate(g), std::invalid_argument, "gamma: expected at least 1e-06");
+    g.gamma = 9.99e-7;
+    CHECK_THROWS(ednn::validate(g), std::invalid_argument, "gamma: expected at least 1e-06");
+    g.gamma = 1e-6;
+    ednn::validate(g);
+    {
+        double v[16];
+        const double origin[2] = {0.0, 0.0};
+        const double one[1] = {1.0};
+        ednn::rasterize(origin, one, 1, g, v, ednn::Device::CPU);
+        CHECK(v[0] == 1.0);
+        for (int i = 1; i < 16; ++i) CHECK(v[i] == 0.0);
+        CHECK_THROWS(ednn::rasterize(origin, one, 1, g, v, ednn::Device::CPU, ednn::max_threads() + 1),
+                     std::invalid_argument, "threads: expected at most ");
+    }
     g = grid();
     g.cell[1] = -1;
     CHECK_THROWS(ednn::validate(g), std::invalid_argument, "cell: expected a finite length > 0 on axis 1");

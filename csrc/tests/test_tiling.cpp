@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "ednn/build_info.hpp"
 #include "ednn/tiling.hpp"
 
 namespace {
@@ -181,6 +182,27 @@ void check_validation() {
     // a count of zero touches nothing
     ednn::tile(nullptr, nullptr, L, 0, 0, ednn::Device::CPU);
     CHECK(true);
+    // tile extents and products beyond int64 are refused, not overflowed (UBSan)
+    L = layout();
+    L.context[0] = int64_t{1} << 62;
+    CHECK_THROWS(ednn::validate(L), std::invalid_argument, "context: 4611686018427387904 on spatial axis 0 makes a tile wider than 2^63 cells");
+    L = layout();
+    L.ndim = 3;
+    L.size[2] = 4;
+    L.stride[2] = 4;
+    for (int k = 0; k < 3; ++k) L.context[k] = int64_t{1} << 30;
+    CHECK_THROWS(ednn::validate(L), std::invalid_argument, "grid: more than 2^63 tiles or cells per tile");
+    L = layout();
+    L.lead_shape = {int64_t{1} << 40, int64_t{1} << 40};
+    L.lead_strides = {64, 64};
+    CHECK_THROWS(ednn::validate(L), std::invalid_argument, "grid: more than 2^63 elements along the lead axes");
+    // threads: at most ednn::max_threads() (kThreadsPerCore per core)
+    L = layout();
+    CHECK(ednn::max_threads() >= ednn::kThreadsPerCore && ednn::max_threads() % ednn::kThreadsPerCore == 0);
+    CHECK_THROWS(ednn::tile(grid, out, L, 0, 1, ednn::Device::CPU, ednn::max_threads() + 1), std::invalid_argument,
+                 "threads: expected at most ");
+    CHECK_THROWS(ednn::tile(grid, out, L, 0, 1, ednn::Device::CPU, 5000), std::invalid_argument, "per core), got 5000");
+    ednn::tile(grid, out, L, 0, 1, ednn::Device::CPU, ednn::max_threads());
     // simplify_lead merges contiguous lead axes and drops unit ones
     L = layout();
     L.lead_shape = {2, 1, 3};

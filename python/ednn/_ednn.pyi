@@ -7,6 +7,13 @@ import numpy.typing as npt
 
 __version__: str
 MAX_LEAD_DIMS: int
+MAX_METADATA_INT: int  # ednn.h limits: focus, context, channels in model metadata
+MAX_TILE_ELEMENTS: int  # C * t_1..t_d of one tile
+MAX_BATCH_ELEMENTS: int  # elements of one batch of tiles
+THREADS_PER_CORE: int
+MIN_GAMMA: float  # smallest Gaussian width of the rasterizer
+
+def max_threads() -> int: ...
 
 class InputError(ValueError): ...
 

@@ -43,6 +43,21 @@ extern "C" {
 /** Version of this C API; functions are only ever added. */
 #define EDNN_C_API_VERSION 1
 
+/* Limits, the same in the Python package (ednn._checks) and here. A model file or an argument
+ * beyond them is refused with a status and a message before any work or allocation for it:
+ *   - ednn.ndim is 1, 2 or 3; ednn.focus and ednn.channels are 1..EDNN_MAX_METADATA_INT and
+ *     ednn.context 0..EDNN_MAX_METADATA_INT, written as ASCII digits only (no sign, no '_', no
+ *     other digits; blanks around a value are ignored);
+ *   - one tile, C * t_1 ... t_d with t_k = f_k + 2 c_k, has at most EDNN_MAX_TILE_ELEMENTS
+ *     elements (64 MiB of float32);
+ *   - one batch of tiles handed to ONNX Runtime has at most EDNN_MAX_BATCH_ELEMENTS elements
+ *     (1 GiB of float32);
+ *   - threads are at most EDNN_THREADS_PER_CORE per core (ednn_max_threads()). */
+#define EDNN_MAX_METADATA_INT 16777216
+#define EDNN_MAX_TILE_ELEMENTS 16777216
+#define EDNN_MAX_BATCH_ELEMENTS 268435456
+#define EDNN_THREADS_PER_CORE 4
+
 typedef enum ednn_status {
     EDNN_OK = 0,
     EDNN_ERROR_INPUT = 1,          /**< bad argument: missing file, wrong grid shape, size not a multiple of the focus, ... */
@@ -84,6 +99,8 @@ EDNN_API const char* ednn_version(void);
 EDNN_API const char* ednn_status_name(ednn_status status);
 /** Frees a message returned through an `error` out-parameter; NULL is fine. */
 EDNN_API void ednn_string_free(char* message);
+/** The most threads an option or call may ask for: EDNN_THREADS_PER_CORE x the online cores. */
+EDNN_API int ednn_max_threads(void);
 
 /* ------------------------------------------------------------------ options */
 
@@ -91,13 +108,14 @@ EDNN_API void ednn_string_free(char* message);
  *  ONNX Runtime found automatically. */
 EDNN_API ednn_status ednn_options_create(ednn_options** out, char** error);
 EDNN_API void ednn_options_free(ednn_options* options);
-/** Intra-op threads of ONNX Runtime (inter-op: 1); 0 = its default. The tiles of the next batch
- *  are cut on one more thread while ONNX Runtime runs the current one. */
+/** Intra-op threads of ONNX Runtime (inter-op: 1); 0 = its default; at most ednn_max_threads().
+ *  The tiles of the next batch are cut on one more thread while ONNX Runtime runs the current one. */
 EDNN_API ednn_status ednn_options_set_threads(ednn_options* options, int threads, char** error);
 EDNN_API ednn_status ednn_options_set_device(ednn_options* options, ednn_device device, char** error);
 /** CUDA device ordinal for the CUDA execution provider (default 0). */
 EDNN_API ednn_status ednn_options_set_cuda_device_id(ednn_options* options, int device_id, char** error);
-/** Tiles per ONNX Runtime call; 0 = about 8 MiB of float32 tiles. */
+/** Tiles per ONNX Runtime call; 0 = about 8 MiB of float32 tiles. A call whose batch (this many
+ *  tiles, or all of a grid's tiles when fewer) would exceed EDNN_MAX_BATCH_ELEMENTS is refused. */
 EDNN_API ednn_status ednn_options_set_batch_size(ednn_options* options, int64_t tiles, char** error);
 /** Path of libonnxruntime.so to load; NULL or "" = search: $EDNN_ONNXRUNTIME_LIBRARY, an ONNX
  *  Runtime already loaded in the process, the `onnxruntime` Python package installed beside ednn
@@ -134,7 +152,9 @@ EDNN_API ednn_status ednn_predictor_tile_count(const ednn_predictor* predictor, 
                                               int64_t* n_tiles, char** error);
 
 /** Extensive quantities of a grid, or of a batch: out receives K values per grid (B*K for a
- *  batch), in double; out_len is the room in `out`. Per output k:
+ *  batch), in double; out_len is the room in `out`. Values must be finite and, since the network
+ *  runs in float32, within float32's range (|x| <= FLT_MAX); the first that is not is named in
+ *  the EDNN_ERROR_INPUT message. Per output k:
  *      out[k] = output_scale_k * sum_tiles y_k + output_offset_k * n_tiles. */
 EDNN_API ednn_status ednn_predictor_predict(const ednn_predictor* predictor, const void* grid, ednn_dtype dtype,
                                            const int64_t* shape, int rank, double* out, size_t out_len,

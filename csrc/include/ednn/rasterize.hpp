@@ -24,6 +24,11 @@ namespace ednn {
 /// Relative size below which Gaussian terms are dropped: exp(-r_c^2 / (2 gamma^2)) = 1e-7.
 constexpr double kRasterizeTolerance = 1e-7;
 
+/// Smallest gamma (in the units of the positions): below about 1e-154, 1 / (2 gamma^2) overflows and
+/// an atom on a grid point gives 0 * inf = nan. 1e-6 keeps 1 / (2 gamma^2) <= 5e11, so every
+/// exponent is finite, and is far below any physical width (0.2 Angstrom in the paper).
+constexpr double kRasterizeMinGamma = 1e-6;
+
 /// Cutoff radius r_c = gamma sqrt(2 ln(1 / kRasterizeTolerance)) ~= 5.678 gamma.
 double rasterize_cutoff(double gamma);
 
@@ -42,7 +47,7 @@ struct RasterGrid {
 };
 
 /// Throws std::invalid_argument naming the bad value (ndim not 2 or 3, non-positive or
-/// non-finite cell lengths or gamma, shape < 1, window < 0, element size not 4 or 8, a window
+/// non-finite cell lengths or gamma, gamma below kRasterizeMinGamma, shape < 1, window < 0, element size not 4 or 8, a window
 /// or stencil too large for 64-bit indices).
 void validate(const RasterGrid& grid);
 
@@ -53,8 +58,9 @@ void validate(const RasterGrid& grid);
 ///   numbers   : [n_atoms]    float64, host memory (Z_i, any finite weights)
 ///
 /// Atoms are checked (finite positions and numbers) before any output is written. Sums are
-/// accumulated in float64. `threads` <= 0 uses the OpenMP default (CPU only); the CPU result does
-/// not depend on the number of threads. `stream` is a cudaStream_t as void* (CUDA only, nullptr =
+/// accumulated in float64. `threads` <= 0 uses the OpenMP default (CPU only), and more than
+/// max_threads() (build_info.hpp) is refused; the CPU result does not depend on the number of
+/// threads. `stream` is a cudaStream_t as void* (CUDA only, nullptr =
 /// default stream); `out` must then be device memory, the atom arrays stay on the host and are
 /// copied before the call returns, and the kernel runs asynchronously on that stream. CUDA sums
 /// use atomic additions, so their last bits may vary from run to run.

@@ -54,7 +54,8 @@ void simplify_lead(TileLayout& layout);
 ///   grid : [*lead, S_1..S_d]           strided as described by `layout`
 ///   out  : [count, *lead, t_1..t_d]    C-contiguous, elements of layout.elem_size bytes
 ///
-/// `threads` <= 0 uses the OpenMP default (CPU only). `stream` is a cudaStream_t passed as
+/// `threads` <= 0 uses the OpenMP default (CPU only); more than max_threads() (build_info.hpp)
+/// is refused with std::invalid_argument. `stream` is a cudaStream_t passed as
 /// void* (CUDA only, nullptr = default stream); the CUDA call is asynchronous on that stream.
 /// Both pointers must be on `device`.
 void tile(const void* grid, void* out, const TileLayout& layout, int64_t first_tile,
