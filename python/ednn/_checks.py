@@ -1,10 +1,13 @@
-"""One home for argument checks and small number parsers.
+"""One home for argument checks, small number parsers and the limits shared with the C API.
 
 * arguments of the Python API: :func:`per_axis`, :func:`axis_ints`, :func:`two_ints`,
   :func:`resolve_ndim`, :func:`check_ndim`, :func:`check_divisible`, :func:`check_int`,
-  :func:`check_optional_positive_int` (raise :class:`~ednn.InputError`);
+  :func:`check_optional_positive_int`, :func:`check_threads` (raise :class:`~ednn.InputError`);
 * ``ednn.*`` metadata text: :func:`parse_ints`, :func:`parse_floats` (raise
-  :class:`~ednn.ModelFileError`), :func:`parse_positive_floats` (spacings, gamma);
+  :class:`~ednn.ModelFileError`), :func:`parse_positive_floats` (spacings, gamma), with the strict
+  number grammar of the C++ predictor (ASCII only: no ``_``, no other digits, no sign on integers);
+* limits (the macros of ``ednn.h``, read from the compiled core): :data:`MAX_METADATA_INT`,
+  :data:`MAX_TILE_ELEMENTS`, :data:`MAX_BATCH_ELEMENTS`, :func:`max_threads`;
 * atoms: :func:`is_ase_atoms`, :func:`cell_lengths` (rectangular periodic cells);
 * command-line values: :func:`arg_ints`, :func:`arg_floats` (``argparse`` types).
 """
@@ -13,19 +16,45 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from . import _ednn
 from .errors import InputError, ModelFileError
 
 __all__ = [
     "per_axis", "axis_ints", "two_ints", "resolve_ndim", "check_ndim", "check_divisible", "check_int",
-    "check_optional_positive_int", "parse_ints", "parse_floats", "parse_positive_floats", "arg_ints", "arg_floats",
-    "INT64_MAX", "RECTANGULAR_RTOL", "is_ase_atoms", "cell_lengths", "real_array",
+    "check_optional_positive_int", "check_threads", "parse_ints", "parse_floats", "parse_positive_floats",
+    "arg_ints", "arg_floats", "INT64_MAX", "RECTANGULAR_RTOL", "is_ase_atoms", "cell_lengths", "real_array",
+    "MAX_METADATA_INT", "MAX_TILE_ELEMENTS", "MAX_BATCH_ELEMENTS", "THREADS_PER_CORE", "max_threads", "strip_blanks",
 ]
+
+#: Largest focus, context or channel count in ``ednn.*`` metadata (EDNN_MAX_METADATA_INT, 2^24).
+MAX_METADATA_INT: int = _ednn.MAX_METADATA_INT
+#: Most elements of one tile, C * t_1..t_d (EDNN_MAX_TILE_ELEMENTS, 2^24: 64 MiB of float32).
+MAX_TILE_ELEMENTS: int = _ednn.MAX_TILE_ELEMENTS
+#: Most elements of one batch of tiles handed to ONNX Runtime (EDNN_MAX_BATCH_ELEMENTS, 2^28: 1 GiB of float32).
+MAX_BATCH_ELEMENTS: int = _ednn.MAX_BATCH_ELEMENTS
+#: Threads per core a call may ask for (EDNN_THREADS_PER_CORE).
+THREADS_PER_CORE: int = _ednn.THREADS_PER_CORE
+#: The blanks stripped around metadata values: ASCII only, as the C++ predictor strips them.
+_BLANKS = " \t\n\r\f\v"
+_UINT = re.compile(r"[0-9]+")
+_FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:inf|infinity|nan))")
+
+
+def max_threads() -> int:
+    """The most threads a call may ask for: :data:`THREADS_PER_CORE` x the online cores (``ednn_max_threads()``)."""
+    return _ednn.max_threads()
+
+
+def strip_blanks(text: str) -> str:
+    """``text`` without leading and trailing ASCII blanks (the C++ predictor's strip)."""
+    return text.strip(_BLANKS)
 
 #: Off-diagonal cell entries up to this fraction of the largest edge count as zero (rounding noise).
 RECTANGULAR_RTOL = 1e-9
@@ -83,6 +112,14 @@ def check_optional_positive_int(name: str, value: object) -> None:
         raise InputError(f"{name}: expected a positive int or None, got {value!r}")
 
 
+def check_threads(threads: object) -> None:
+    """Raise unless ``threads`` is None or an int in 1..:func:`max_threads` (checked before any work:
+    thousands of threads exhaust the process, and libgomp exits it when it cannot create them)."""
+    check_optional_positive_int("threads", threads)
+    if threads is not None and threads > (most := max_threads()):  # type: ignore[operator]
+        raise InputError(f"threads: expected at most {most} ({THREADS_PER_CORE} per core), got {threads}")
+
+
 def check_ndim(ndim: object) -> int:
     """``ndim`` as an int in 1..3 (bools are refused)."""
     if isinstance(ndim, bool) or not isinstance(ndim, int) or not 1 <= ndim <= 3:
@@ -90,26 +127,49 @@ def check_ndim(ndim: object) -> int:
     return ndim
 
 
-def parse_ints(key: str, text: str, count: int | None, minimum: int) -> tuple[int, ...]:
-    try:
-        vals = tuple(int(p.strip()) for p in text.split(","))
-    except ValueError:
-        raise ModelFileError(f"metadata {key}: expected comma-separated integers, got {text!r}") from None
+def _uint(text: str) -> int | None:
+    """A metadata integer: ASCII digits only, ASCII blanks around ignored; None when it is not one.
+    Values past 2^40 saturate there (any bound is far below), as in the C++ predictor."""
+    t = strip_blanks(text)
+    if not _UINT.fullmatch(t):
+        return None
+    t = t.lstrip("0") or "0"
+    return int(t) if len(t) <= 13 else 1 << 40
+
+
+def parse_ints(key: str, text: str, count: int | None, minimum: int, maximum: int = MAX_METADATA_INT
+               ) -> tuple[int, ...]:
+    """Comma-separated metadata integers in ``minimum..maximum``; one value applies to all ``count``.
+
+    The grammar is strict and the C++ predictor's (csrc/predictor/metadata.cpp): ASCII digits only,
+    so no sign, no ``_`` separators and no other Unicode digits, which Python's ``int()`` would take.
+    """
+    parts = [_uint(p) for p in text.split(",")]
+    if any(v is None for v in parts):
+        raise ModelFileError(
+            f"metadata {key}: expected comma-separated non-negative integers (ASCII digits), got {text!r}")
+    vals = tuple(int(v) for v in parts)  # type: ignore[arg-type]
     if count is not None:
         if len(vals) == 1:
             vals = vals * count
         elif len(vals) != count:
             raise ModelFileError(f"metadata {key}: expected 1 or {count} values, got {len(vals)} ({text!r})")
-    if any(v < minimum for v in vals):
-        raise ModelFileError(f"metadata {key}: expected values >= {minimum}, got {text!r}")
+    if any(not minimum <= v <= maximum for v in vals):
+        raise ModelFileError(f"metadata {key}: expected values in {minimum}..{maximum}, got {text!r}")
     return vals
 
 
+def _float(text: str) -> float | None:
+    """A number: ``[+-]`` digits with an optional fraction and exponent, or inf / infinity / nan; ASCII
+    only (no ``_``, no other digits, which ``float()`` would take); None when it is not one."""
+    t = strip_blanks(text)
+    return float(t) if _FLOAT.fullmatch(t) else None
+
+
 def parse_floats(key: str, text: str, count: int) -> np.ndarray:
-    try:
-        vals = [float(p.strip()) for p in text.split(",")]
-    except ValueError:
-        raise ModelFileError(f"metadata {key}: expected comma-separated numbers, got {text!r}") from None
+    vals = [_float(p) for p in text.split(",")]
+    if any(v is None for v in vals):
+        raise ModelFileError(f"metadata {key}: expected comma-separated numbers, got {text!r}")
     if len(vals) == 1:
         vals = vals * count
     if len(vals) != count or not np.all(np.isfinite(vals)):
@@ -118,15 +178,14 @@ def parse_floats(key: str, text: str, count: int) -> np.ndarray:
 
 
 def parse_positive_floats(name: str, text: str, d: int) -> tuple[float, ...]:
-    try:
-        vals = [float(p) for p in str(text).split(",")]
-    except ValueError:
-        raise InputError(f"{name}: expected 1 or {d} comma-separated numbers, got {text!r}") from None
+    vals = [_float(p) for p in str(text).split(",")]
+    if any(v is None for v in vals):
+        raise InputError(f"{name}: expected 1 or {d} comma-separated numbers, got {text!r}")
     if len(vals) == 1:
         vals = vals * d
-    if len(vals) != d or not all(math.isfinite(v) and v > 0 for v in vals):
+    if len(vals) != d or not all(math.isfinite(v) and v > 0 for v in vals):  # type: ignore[arg-type]
         raise InputError(f"{name}: expected 1 or {d} positive numbers, got {text!r}")
-    return tuple(vals)
+    return tuple(vals)  # type: ignore[arg-type]
 
 
 def axis_ints(name: str, value: Any, d: int, minimum: int | None) -> tuple[int, ...]:

@@ -8,19 +8,21 @@ group with :class:`Accumulator` and applies the model's output scale and offset 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from ._checks import MAX_BATCH_ELEMENTS
 from .errors import InputError
 from .progress import progress_bar
 
 if TYPE_CHECKING:
     from .model import Model
 
-__all__ = ["Accumulator", "run_tiles", "DEFAULT_BATCH_BYTES", "default_batch_size"]
+__all__ = ["Accumulator", "run_tiles", "DEFAULT_BATCH_BYTES", "default_batch_size", "batch_tiles"]
 
 #: Default size of one tile batch handed to ONNX Runtime (bytes of float32 tiles).
 DEFAULT_BATCH_BYTES = 8 << 20
@@ -67,6 +69,19 @@ def default_batch_size(model: Model, n_tiles: int) -> int:
     """Tiles per ONNX Runtime call: about :data:`DEFAULT_BATCH_BYTES` of float32 input, at most ``n_tiles``."""
     tile_elems = model.channels * int(np.prod(model.tile))
     return max(1, min(n_tiles, DEFAULT_BATCH_BYTES // (4 * tile_elems)))
+
+
+def batch_tiles(model: Model, batch_size: int | None, n_tiles: int) -> int:
+    """Tiles per ONNX Runtime call: ``batch_size`` (default :func:`default_batch_size`), at most
+    ``n_tiles``. Raises :class:`~ednn.InputError` before any allocation when one batch would hold
+    more than :data:`~ednn._checks.MAX_BATCH_ELEMENTS` elements (as the C API does)."""
+    tile_elems = model.channels * math.prod(model.tile)
+    bs = max(1, min(batch_size or default_batch_size(model, n_tiles), n_tiles))
+    most = max(1, MAX_BATCH_ELEMENTS // tile_elems)
+    if bs > most:
+        raise InputError(f"batch_size: expected at most {most} tiles of {tile_elems} elements "
+                         f"({MAX_BATCH_ELEMENTS} elements per batch), got {bs}")
+    return bs
 
 
 def run_tiles(

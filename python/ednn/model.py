@@ -5,7 +5,9 @@ Contract (format version 1)
 * input ``(N, C, t_1..t_d)`` float32 tiles, output ``(N, K)`` float32 tile contributions;
 * ``metadata_props``: ``ednn.format_version`` = ``"1"``, ``ednn.focus``, ``ednn.context``,
   ``ednn.ndim``, ``ednn.channels``, ``ednn.outputs`` (comma-separated names of the K quantities).
-  Integers are decimal strings; per-axis values are comma-separated, one value applies to every axis;
+  Integers are ASCII decimal digits (no sign); per-axis values are comma-separated, one value
+  applies to every axis. Limits (as in the C API, ``ednn.h``): ``ednn.ndim`` 1..3, focus and
+  channels 1..2^24, context 0..2^24, and one tile ``C * t_1..t_d`` at most 2^24 elements;
 * optional: ``ednn.units``, ``ednn.spacing`` (length of one grid cell; one value or one per axis),
   ``ednn.description``,
   ``ednn.input_scale`` / ``ednn.input_offset`` (per channel: the network sees ``x * scale + offset``),
@@ -15,8 +17,10 @@ Contract (format version 1)
 
 from __future__ import annotations
 
+import math
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import parse_floats, parse_ints
+from ._checks import MAX_TILE_ELEMENTS, parse_floats, parse_ints, strip_blanks
+from ._modelfile import ScanError, scan_metadata
 from .errors import InputError, ModelFileError
 
 __all__ = ["Model", "FORMAT_VERSION", "REQUIRED_KEYS", "load_model", "metadata_dict", "default_providers"]
@@ -144,30 +149,46 @@ class Model:
             raise InputError(f"model: expected an existing ONNX file, got {str(path)!r} (no such file)")
         self._sessions: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
+        # the metadata first, from a scan of the file: a file that is not a valid EDNN model (or
+        # whose tiles exceed the limits) is refused before ONNX Runtime reads its graph and weights
+        try:
+            scanned = scan_metadata(self.path)
+        except ScanError as exc:
+            raise ModelFileError(f"model: {str(path)!r} is not a readable ONNX model: {exc}") from None
+        self._read_metadata(scanned)
         try:
             sess = ort.InferenceSession(str(self.path), _session_options(None), providers=["CPUExecutionProvider"])
         except Exception as exc:
             raise ModelFileError(f"model: {str(path)!r} is not a readable ONNX model: {exc}") from None
         self._sessions[(("CPUExecutionProvider",), None)] = sess
         meta = dict(sess.get_modelmeta().custom_metadata_map)
+        if meta != scanned:  # checked again only where ONNX Runtime reads the file differently
+            self._read_metadata(meta)
+        self._check_signature(sess)
+
+    def _read_metadata(self, meta: dict[str, str]) -> None:
+        """The ``ednn.*`` fields from ``meta``, checked in the order (and with the messages) of the
+        C++ predictor's ``read_metadata_info``; raises :class:`~ednn.ModelFileError`."""
+        path = str(self.path)
         self.metadata = meta
         missing = [k for k in REQUIRED_KEYS if k not in meta]
         if missing:
             raise ModelFileError(
-                f"model: {str(path)!r} is not an EDNN model file: metadata key {missing[0]!r} is missing"
+                f"model: {path!r} is not an EDNN model file: metadata key {missing[0]!r} is missing"
                 + (f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else "")
             )
-        if meta["ednn.format_version"].strip() != FORMAT_VERSION:
+        if strip_blanks(meta["ednn.format_version"]) != FORMAT_VERSION:
             raise ModelFileError(
                 f"metadata ednn.format_version: expected {FORMAT_VERSION!r}, got {meta['ednn.format_version']!r}"
             )
-        (self.ndim,) = parse_ints("ednn.ndim", meta["ednn.ndim"], 1, 1)
-        if self.ndim > 3:
-            raise ModelFileError(f"metadata ednn.ndim: expected 1, 2 or 3, got {self.ndim}")
+        (self.ndim,) = parse_ints("ednn.ndim", meta["ednn.ndim"], 1, 1, 3)
         self.focus = parse_ints("ednn.focus", meta["ednn.focus"], self.ndim, 1)
         self.context = parse_ints("ednn.context", meta["ednn.context"], self.ndim, 0)
         (self.channels,) = parse_ints("ednn.channels", meta["ednn.channels"], 1, 1)
-        self.outputs = tuple(s.strip() for s in meta["ednn.outputs"].split(","))
+        if self.channels * math.prod(self.tile) > MAX_TILE_ELEMENTS:
+            raise ModelFileError(f"model: a tile of {self.channels} channel(s) x {self.tile} cells: more than the "
+                                 f"{MAX_TILE_ELEMENTS} elements a tile may have")
+        self.outputs = tuple(strip_blanks(s) for s in meta["ednn.outputs"].split(","))
         if not all(self.outputs):
             raise ModelFileError(f"metadata ednn.outputs: expected comma-separated names, got {meta['ednn.outputs']!r}")
         self.units = meta.get("ednn.units")
@@ -181,7 +202,6 @@ class Model:
         self.input_offset = parse_floats("ednn.input_offset", get("ednn.input_offset"), self.channels) if "ednn.input_offset" in meta else None
         self.output_scale = parse_floats("ednn.output_scale", get("ednn.output_scale"), k) if "ednn.output_scale" in meta else None
         self.output_offset = parse_floats("ednn.output_offset", get("ednn.output_offset"), k) if "ednn.output_offset" in meta else None
-        self._check_signature(sess)
 
     # ------------------------------------------------------------------ checks
     def _check_signature(self, sess: Any) -> None:
@@ -281,12 +301,17 @@ class Model:
         )
 
 
-_CACHE: dict[tuple[str, int, int], Model] = {}
+#: Models kept by :func:`load_model`, least recently used first; at most :data:`CACHE_SIZE`, and one
+#: per path (a rewritten file replaces its old entry).
+_CACHE: OrderedDict[tuple[str, int, int], Model] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
+#: Most models :func:`load_model` keeps (each holds its ONNX Runtime sessions).
+CACHE_SIZE = 16
 
 
 def load_model(model: str | os.PathLike[str] | Model) -> Model:
-    """A :class:`Model`, cached per path (reloaded when the file changes)."""
+    """A :class:`Model`, cached per path (reloaded when the file changes; the :data:`CACHE_SIZE` most
+    recently used models are kept)."""
     if isinstance(model, Model):
         return model
     if not isinstance(model, (str, os.PathLike)):
@@ -299,8 +324,14 @@ def load_model(model: str | os.PathLike[str] | Model) -> Model:
     key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
     with _CACHE_LOCK:
         m = _CACHE.get(key)
-    if m is None:
-        m = Model(p)
-        with _CACHE_LOCK:
-            _CACHE[key] = m
+        if m is not None:
+            _CACHE.move_to_end(key)
+            return m
+    m = Model(p)
+    with _CACHE_LOCK:
+        for old in [k for k in _CACHE if k[0] == key[0]]:  # earlier versions of the file
+            del _CACHE[old]
+        _CACHE[key] = m
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return m

@@ -9,19 +9,24 @@ from typing import Any
 import numpy as np
 
 from . import _ednn
-from ._checks import check_divisible, check_optional_positive_int
+from ._checks import check_divisible, check_optional_positive_int, check_threads
 from .errors import InputError
-from .inference import default_batch_size, run_tiles
+from .inference import batch_tiles, run_tiles
 from .model import Model, load_model
 
-__all__ = ["predict", "prepare_grid"]
+__all__ = ["predict", "prepare_grid", "FLOAT32_OVERFLOW"]
+
+#: Magnitude from which a float64 becomes inf in float32: 2^128 - 2^103, float32's largest value
+#: plus half an ulp (round-to-nearest-even goes up there); below it values round to at most that.
+FLOAT32_OVERFLOW = 2.0**128 - 2.0**103
 
 
 def prepare_grid(model: Model, grid: Any) -> tuple[np.ndarray, bool]:
     """Check ``grid`` against ``model`` and return it as ``(B, C, S_1..S_d)`` plus whether it was batched.
 
     Raises :class:`~ednn.errors.InputError` for a wrong rank or channel count, sizes that the focus
-    does not divide, or non-finite values (naming the first bad index).
+    does not divide, or values that are not finite or beyond float32's range, which the network
+    would see as inf (naming the first bad index).
     """
     g = np.asarray(grid)
     if g.dtype.kind not in "biuf":
@@ -45,12 +50,19 @@ def prepare_grid(model: Model, grid: Any) -> tuple[np.ndarray, bool]:
         raise InputError(f"grid: expected {C} channels on axis {0 if not batched else 1}, got {g.shape[1]} (shape {g.shape})")
     check_divisible(g.shape[2:], model.focus)
     if g.dtype.kind == "f" and g.size:
-        finite = np.isfinite(g)
-        if not finite.all():
-            bad = np.unravel_index(int(np.argmin(finite.reshape(-1))), g.shape)
+        # |x| below FLOAT32_OVERFLOW rounds to a finite float32; nan, inf and larger values do not
+        if g.dtype.itemsize > 4:
+            fits = g < FLOAT32_OVERFLOW  # boolean masks only: no float copy of a large grid
+            fits &= g > -FLOAT32_OVERFLOW
+        else:
+            fits = np.isfinite(g)
+        if not fits.all():
+            bad = np.unravel_index(int(np.argmin(fits.reshape(-1))), g.shape)
             idx = bad[1:] if C > 1 else bad[2:]
             idx = ((bad[0],) + idx) if batched else idx
-            raise InputError(f"grid: expected finite values, got {g[bad]} at index {tuple(int(i) for i in idx)}")
+            what = ("values within float32's range (|x| <= 3.4028235e+38)" if np.isfinite(g[bad])
+                    else "finite values")
+            raise InputError(f"grid: expected {what}, got {g[bad]} at index {tuple(int(i) for i in idx)}")
     return g, batched
 
 
@@ -85,8 +97,8 @@ def predict(
     providers
         ONNX Runtime execution providers; default CUDA when onnxruntime-gpu sees a GPU, else CPU.
     threads
-        ONNX Runtime intra-op threads; default: ONNX Runtime's default. Tiles are cut on one
-        background thread, one batch ahead of the network.
+        ONNX Runtime intra-op threads, at most ``ednn_max_threads()`` (4 per core); default: ONNX
+        Runtime's default. Tiles are cut on one background thread, one batch ahead of the network.
     progress
         Show a progress bar over tiles on stderr.
 
@@ -96,17 +108,17 @@ def predict(
     ``(B, K)``, in float64. Tiles stream through the network, so memory stays at the grid plus two
     batches of tiles; contributions are accumulated in float64.
     """
+    check_optional_positive_int("batch_size", batch_size)
+    check_threads(threads)
     m = load_model(model)
     g, batched = prepare_grid(m, grid)
-    check_optional_positive_int("batch_size", batch_size)
-    check_optional_positive_int("threads", threads)
     B = g.shape[0]
     spatial = g.shape[2:]
     n_tiles = int(np.prod([s // f for s, f in zip(spatial, m.focus)], dtype=np.int64))
-    batch_size = min(batch_size or default_batch_size(m, n_tiles), n_tiles)
     K = m.n_outputs
     if B == 0:
         return np.zeros((0, K), dtype=np.float64)
+    batch_size = batch_tiles(m, batch_size, n_tiles)
     jobs = ((b, first, min(batch_size, n_tiles - first)) for b in range(B) for first in range(0, n_tiles, batch_size))
     buffers = [np.empty((batch_size, m.channels) + m.tile, dtype=np.float32) for _ in range(2)]
     examples: dict[int, np.ndarray] = {}

@@ -16,16 +16,20 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _ednn
-from ._checks import INT64_MAX, axis_ints, cell_lengths, check_optional_positive_int, is_ase_atoms, real_array
+from ._checks import INT64_MAX, axis_ints, cell_lengths, check_threads, is_ase_atoms, real_array
 
 from .errors import InputError
 
-__all__ = ["rasterize", "CUTOFF_GAMMAS", "TOLERANCE"]
+__all__ = ["rasterize", "CUTOFF_GAMMAS", "TOLERANCE", "MIN_GAMMA"]
 
 #: Terms are dropped only where they fall below this fraction of ``Z_i``.
 TOLERANCE = 1e-7
 #: Cutoff radius in units of gamma: ``sqrt(2 ln 1e7) ~= 5.678``, where ``exp(-r^2 / 2 gamma^2) = 1e-7``.
 CUTOFF_GAMMAS = math.sqrt(2.0 * math.log(1.0 / TOLERANCE))
+#: Smallest gamma, in the units of the positions (1e-6, the core's kRasterizeMinGamma): below about
+#: 1e-154, 1 / (2 gamma^2) overflows and an atom on a grid point gives 0 * inf = nan; 1e-6 keeps every
+#: exponent finite and lies far below any physical width (0.2 Angstrom in the paper).
+MIN_GAMMA: float = _ednn.MIN_GAMMA
 
 
 class System(NamedTuple):
@@ -72,6 +76,9 @@ def prepare(
     gamma = float(gamma)
     if not (math.isfinite(gamma) and gamma > 0):
         raise InputError(f"gamma: expected a finite value > 0, got {gamma!r}")
+    if gamma < MIN_GAMMA:
+        raise InputError(f"gamma: expected at least {MIN_GAMMA!r} (in the units of the positions; a narrower "
+                         f"Gaussian underflows), got {gamma!r}")
 
     lengths = cell_lengths(cell, d)
 
@@ -181,7 +188,8 @@ def rasterize(
         Points ``(N_x, N_y)`` (2-D: z coordinates are ignored, for sheets) or ``(N_x, N_y, N_z)``
         (3-D) of the full periodic grid. ``len(shape)`` sets the dimension ``d``.
     gamma
-        Gaussian width in the units of positions (0.2 Angstrom in the paper).
+        Gaussian width in the units of positions (0.2 Angstrom in the paper), at least
+        :data:`MIN_GAMMA` = 1e-6.
     out
         Optional C-contiguous float32 / float64 array of the output's shape to overwrite (a CUDA
         array exposing ``__cuda_array_interface__`` runs the CUDA kernel).
@@ -195,7 +203,8 @@ def rasterize(
     dtype
         float32 (default, or ``out``'s dtype) or float64. Sums are accumulated in float64.
     threads
-        OpenMP threads (CPU); default: OpenMP's default. The result does not depend on it.
+        OpenMP threads (CPU), at most ``ednn_max_threads()`` (4 per core); default: OpenMP's default.
+        The result does not depend on it.
     device
         ``"cpu"`` (default) or ``"cuda"`` (returns an :class:`ednn.DeviceArray`); with a CUDA
         ``out`` the CUDA kernel runs on ``out``'s device.
@@ -214,7 +223,7 @@ def rasterize(
     """
     system = prepare(positions, numbers, cell, shape, gamma, origin, window_shape)
     dt = _out_dtype(dtype, out)
-    check_optional_positive_int("threads", threads)
+    check_threads(threads)
     on_gpu = out is not None and hasattr(out, "__cuda_array_interface__")
     if device not in (None, "cpu", "cuda"):
         raise InputError(f"device: expected 'cpu', 'cuda' or None, got {device!r}")

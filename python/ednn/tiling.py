@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from . import _ednn
-from ._checks import check_divisible, check_optional_positive_int, per_axis, resolve_ndim
+from ._checks import check_divisible, check_threads, per_axis, resolve_ndim
 from .device import DeviceArray
 from .errors import InputError
 
@@ -54,9 +54,11 @@ def tile(
     ndim
         Number of spatial axes (1, 2 or 3); default: every axis of ``grid``.
     out
-        Optional C-contiguous array of the result's shape and dtype to write into (CPU only).
+        Optional C-contiguous array of the result's shape and dtype to write into (CPU only); it
+        may not overlap ``grid``.
     threads
-        OpenMP threads for the CPU kernel; default: OpenMP's default.
+        OpenMP threads for the CPU kernel, at most ``ednn_max_threads()`` (4 per core); default:
+        OpenMP's default.
 
     Returns
     -------
@@ -78,7 +80,7 @@ def tile(
     d = resolve_ndim(ndim, arr.ndim)
     f = per_axis("focus", focus, d, 1)
     c = per_axis("context", context, d, 0)
-    check_optional_positive_int("threads", threads)
+    check_threads(threads)
     if out is None:
         result = np.empty(shape, dtype=arr.dtype)
     else:
@@ -89,6 +91,9 @@ def tile(
             )
         if not out.flags.c_contiguous or not out.flags.writeable:
             raise InputError("out: expected a writeable C-contiguous array")
+        if _overlap(arr, out):
+            raise InputError("out: expected an array that does not overlap the grid (tiles would overwrite "
+                             "cells not yet read), got one sharing its memory")
         result = out
     n_tiles = int(np.prod(shape[:d], dtype=np.int64))
     flat = result.reshape((n_tiles,) + shape[d:])
@@ -96,6 +101,17 @@ def tile(
         raise InputError(f"grid: expected a numeric dtype, got {arr.dtype}")
     _ednn.tile_host(arr, flat, d, f, c, 0, n_tiles, threads or 0)
     return result
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` share memory: exactly where that is cheap to decide, else (interleaved
+    strides too costly to solve) assumed."""
+    if not np.may_share_memory(a, b):
+        return False
+    try:
+        return bool(np.shares_memory(a, b, max_work=10_000))
+    except getattr(np, "exceptions", np).TooHardError:  # np.exceptions from NumPy 1.25
+        return True
 
 
 _DLPACK_CUDA = (2, 13)  # kDLCUDA, kDLCUDAManaged

@@ -180,6 +180,35 @@ def test_refuses_cells_off_the_grid_or_focus(sum_model, rng):
         eatoms.predict(sum_model, pos, z, (4.0, 4.0), max_window=0)
 
 
+def test_refuses_non_integer_shapes(sum_model, rng):
+    """shape=(16.5, 16) was truncated to (16, 16) without a word."""
+    pos, z = random_atoms(rng, 5, (4.0, 4.0))
+    for shape in [(16.5, 16), (16, 16.0), (np.float64(16), 16)]:
+        with pytest.raises(ednn.InputError, match=r"shape: expected integers, got \S*16\.[05]\)? on axis [01]"):
+            eatoms.predict(sum_model, pos, z, (4.0, 4.0), shape=shape)
+        with pytest.raises(ednn.InputError, match="shape: expected integers"):
+            eatoms.ImageRecipe.from_model(ednn.Model(sum_model)).image(pos, z, (4.0, 4.0), shape)
+    with pytest.raises(ednn.InputError, match="shape: expected 2 ints, got 16"):
+        eatoms.predict(sum_model, pos, z, (4.0, 4.0), shape=16)
+    want = eatoms.predict(sum_model, pos, z, (4.0, 4.0))
+    assert eatoms.predict(sum_model, pos, z, (4.0, 4.0), shape=(16, np.int64(16))) == want
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_refuses_non_finite_numbers_with_the_flattening_model(rng, bad):
+    """With the shipped sheets model (flattened sheets), nan in Z once gave -3513.44 eV without an error."""
+    model = ednn.models.path("sheets")
+    m = ednn.Model(model)
+    assert m.metadata.get("ednn.positions") == "flattened"
+    lengths = [round(32 * s, 10) for s in m.spacing]  # one focus block: 32 x 32 grid points
+    pos, z = random_atoms(rng, 6, lengths)
+    z[2] = bad
+    with pytest.raises(ednn.InputError, match=f"numbers: expected finite values, got {bad!r} for atom 2"):
+        eatoms.predict(model, pos, z, lengths + [20.0])
+    with pytest.raises(ednn.InputError, match=f"numbers: expected finite values, got {bad!r} for atom 2"):
+        eatoms.image(model, pos, z, lengths + [20.0])
+
+
 def test_missing_metadata_is_named(tmp_path, rng):
     path = linear_model(tmp_path / "bare.onnx", focus_mask((2, 2), (1, 1)), 2, 1)
     pos, z = random_atoms(rng, 3, (2.0, 2.0))

@@ -243,14 +243,17 @@ def test_not_an_ednn_model(example: Path, tmp_path: Path):
 
 @pytest.mark.parametrize(
     "shape,dtype,poison",
-    [((5, 4), np.float32, None), ((16,), np.int8, None), ((2, 2, 3, 4), np.int8, None), ((4, 6), np.float64, (2, 3))],
-    ids=["size-not-multiple-of-focus", "too-few-axes", "too-many-axes", "non-finite"],
+    [((5, 4), np.float32, None), ((16,), np.int8, None), ((2, 2, 3, 4), np.int8, None),
+     ((4, 6), np.float64, ((2, 3), np.nan)), ((4, 6), np.float64, ((1, 3), 1e39)),
+     ((2, 4, 6), np.float64, ((1, 3, 0), -3.5e38))],
+    ids=["size-not-multiple-of-focus", "too-few-axes", "too-many-axes", "non-finite", "beyond-float32",
+         "beyond-float32-batch"],
 )
 def test_bad_grids(example: Path, tmp_path: Path, shape, dtype, poison):
     model = _mlp_model(tmp_path / "f2.onnx", ndim=2, focus=2, context=1, channels=1, outputs=1, seed=5)
     grid = np.ones(shape, dtype=dtype)
     if poison is not None:
-        grid[poison] = np.nan
+        grid[poison[0]] = poison[1]
     np.save(tmp_path / "grid.npy", grid)
     res = _run(example / "predict_grid", model, tmp_path / "grid.npy")
     assert res.returncode == 2

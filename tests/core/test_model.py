@@ -71,9 +71,10 @@ def test_missing_key_is_named(tmp_path, missing):
     "over,match",
     [
         ({"ednn.format_version": "2"}, "format_version: expected '1', got '2'"),
-        ({"ednn.focus": "two"}, "ednn.focus: expected comma-separated integers"),
+        ({"ednn.focus": "two"}, "ednn.focus: expected comma-separated non-negative integers"),
         ({"ednn.focus": "1,2,3"}, "ednn.focus: expected 1 or 2 values, got 3"),
-        ({"ednn.context": "-1"}, "ednn.context: expected values >= 0"),
+        ({"ednn.context": "-1"}, "ednn.context: expected comma-separated non-negative integers"),
+        ({"ednn.context": "16777217"}, r"ednn.context: expected values in 0\.\.16777216"),
         ({"ednn.channels": "3"}, "axis 1 has size 2, expected 3"),
         ({"ednn.context": "2"}, "axis 2 has size 4, expected 6"),
         ({"ednn.ndim": "3"}, "expected rank 5"),

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import cell_lengths, check_optional_positive_int, is_ase_atoms
+from .._checks import axis_ints, cell_lengths, check_optional_positive_int, check_threads, is_ase_atoms
 from ..errors import InputError
-from ..inference import default_batch_size, run_tiles
+from ..inference import batch_tiles, run_tiles
 from ..model import Model, load_model
 from ..rasterize import CUTOFF_GAMMAS, prepare, rasterize
 from .recipe import ImageRecipe
@@ -82,6 +82,7 @@ def image(
     ``ednn.predict(model, ednn.atoms.image(model, atoms))`` equals :func:`predict` up to float32
     rounding; :func:`predict` never builds this grid (use it for large systems).
     """
+    check_threads(threads)
     m = load_model(model)
     recipe = ImageRecipe.from_model(m, spacing, gamma)
     pos, z, cell_in = _unpack(atoms, numbers, cell, m.ndim)
@@ -135,24 +136,22 @@ def predict(
     (``ednn.units``). The result equals ``ednn.predict(model, ednn.rasterize(atoms, shape=grid,
     gamma=gamma))`` up to float32 rounding, without ever holding the whole grid.
     """
+    for name, v in (("batch_size", batch_size), ("max_window", max_window)):
+        check_optional_positive_int(name, v)
+    check_threads(threads)
     m = load_model(model)
     if m.ndim not in (2, 3):
         raise InputError(f"model: expected a 2-D or 3-D model (ednn.ndim 2 or 3) for atoms, got ednn.ndim={m.ndim}")
     d = m.ndim
-    for name, v in (("batch_size", batch_size), ("max_window", max_window), ("threads", threads)):
-        check_optional_positive_int(name, v)
     pos, z, cell_in = _unpack(atoms, numbers, cell, d)
     lengths = cell_lengths(cell_in, d)
     if shape is not None:  # the grid given directly: its spacing is the cell's edge over the points
         if spacing is not None:
             raise InputError(f"shape: expected either spacing or shape, got both (spacing={spacing!r}, "
                              f"shape={shape!r})")
-        try:
-            given = tuple(int(s) for s in shape)
-        except (TypeError, ValueError):
-            raise InputError(f"shape: expected {d} ints, got {shape!r}") from None
-        if len(given) != d or min(given) < 1:
-            raise InputError(f"shape: expected {d} positive ints, got {shape!r}")
+        if isinstance(shape, (int, np.integer)):  # one int per axis, as axis_ints would take it
+            raise InputError(f"shape: expected {d} ints, got {shape!r}")
+        given = axis_ints("shape", shape, d, 1)  # integers only: (128.5, 128) is refused, not truncated
         spacing = tuple(lengths[k] / given[k] for k in range(d))
     recipe = ImageRecipe.from_model(m, spacing, gamma)
     g = recipe.gamma
@@ -167,7 +166,7 @@ def predict(
     f, c, t = m.focus, m.context, m.tile
     n_tiles = [grid[k] // f[k] for k in range(d)]
     total_tiles = math.prod(n_tiles)
-    batch_size = batch_size or default_batch_size(m, total_tiles)
+    batch_size = batch_tiles(m, batch_size, total_tiles)
     b = _blocks(n_tiles, f, c, max_window or DEFAULT_MAX_WINDOW)
     starts = [range(0, n_tiles[k], b[k]) for k in range(d)]
     rc = g * CUTOFF_GAMMAS * (1.0 + 1e-6)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._checks import cell_lengths, parse_positive_floats
+from .._checks import axis_ints, cell_lengths, parse_positive_floats
 from ..errors import InputError
 from ..rasterize import prepare, rasterize
 from .bonds import (
@@ -192,7 +192,7 @@ class ImageRecipe:
         """
         if shape is None:
             shape = self.grid_shape(cell_lengths(cell, self.ndim), focus)
-        grid = tuple(int(s) for s in shape)
+        grid = axis_ints("shape", shape, self.ndim, 1)  # integers only: never truncated
         sysm = prepare(positions, numbers, cell, grid, self.gamma, None, None)  # checks; raises InputError
         pos = self.positions(positions, cell)
         if self.channels == ("V",):
