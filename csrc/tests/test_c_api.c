@@ -47,6 +47,26 @@ int main(int argc, char** argv) {
     for (i = 0; i < sizeof spins; ++i) spins[i] = 1;
     EXPECT(ednn_predictor_predict(p, spins, EDNN_INT8, shape, 2, &energy, 1, &err) == EDNN_OK);
     EXPECT(energy == -48.0); /* 24 spins, 2 bonds each */
+    /* enum values outside the enumerators, as a C caller may pass them: refused, never used */
+    for (i = 0; i < 4; ++i) {
+        static const int bad[4] = {-1, 7, 99, 0x7fffffff};
+        const int64_t tiles[1] = {0};
+        EXPECT(ednn_predictor_predict(p, spins, (ednn_dtype)bad[i], shape, 2, &energy, 1, &err) == EDNN_ERROR_INPUT);
+        EXPECT(err != NULL && strstr(err, "dtype: expected one of EDNN_FLOAT32") != NULL);
+        ednn_string_free(err);
+        EXPECT(ednn_predictor_predict_tiles(p, spins, (ednn_dtype)bad[i], shape, 2, tiles, 1, &energy, 1, NULL) ==
+               EDNN_ERROR_INPUT);
+        EXPECT(ednn_predictor_tile_values(p, spins, (ednn_dtype)bad[i], shape, 2, tiles, 1, &energy, 1, NULL) ==
+               EDNN_ERROR_INPUT);
+        EXPECT(strcmp(ednn_status_name((ednn_status)bad[i]), "EDNN_ERROR_UNKNOWN") == 0);
+        EXPECT(ednn_options_create(&opts, NULL) == EDNN_OK);
+        EXPECT(ednn_options_set_device(opts, (ednn_device)bad[i], &err) == EDNN_ERROR_INPUT);
+        EXPECT(err != NULL && strstr(err, "device: expected EDNN_DEVICE_AUTO") != NULL);
+        ednn_string_free(err);
+        ednn_options_free(opts);
+    }
+    EXPECT(ednn_predictor_predict(p, spins, EDNN_INT8, shape, 2, &energy, 1, &err) == EDNN_OK);
+    EXPECT(energy == -48.0);
     shape[1] = 0;
     EXPECT(ednn_predictor_predict(p, spins, EDNN_INT8, shape, 2, &energy, 1, &err) == EDNN_ERROR_INPUT);
     EXPECT(err != NULL && strstr(err, "size 0 of spatial axis 1") != NULL);

@@ -1,7 +1,7 @@
 // Hostile model files and arguments through the C API (run under ASan + UBSan in CI): metadata
 // integers out of range or outside the strict grammar, tiles beyond the per-tile limit, files that
-// are not EDNN models (refused before ONNX Runtime builds a session), out-of-range enum values,
-// thread counts, batches beyond the per-batch limit, and grid values that do not fit float32.
+// are not EDNN models (refused before ONNX Runtime builds a session), thread counts, batches beyond
+// the per-batch limit, and grid values that do not fit float32.
 // Every case must come back as a status and a message; nothing may crash or read out of bounds.
 //
 // The model files are written here, byte by byte: a ModelProto whose graph flattens the input
@@ -9,7 +9,6 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <string>
 #include <utility>
@@ -250,24 +249,12 @@ void test_not_ednn_files() {
                        EDNN_ERROR_MODEL_FILE, "metadata ednn.input_scale: expected ");
 }
 
-void test_enums_and_threads() {
+// (enum arguments outside their enumerators are tested from C, test_c_api.c: C callers pass any
+// int, and C has no enum-range rule for UBSan to flag in the caller)
+void test_threads() {
     ednn_options* o = nullptr;
     char* err = nullptr;
     CHECK(ednn_options_create(&o, nullptr) == EDNN_OK);
-    // enum values outside their enumerators (read as integers, never loaded as the enum)
-    const int bad_values[] = {-1, 7, 99, 0x7fffffff};
-    for (int v : bad_values) {
-        ednn_device dev;
-        static_assert(sizeof dev == sizeof v, "int-sized enum");
-        std::memcpy(&dev, &v, sizeof v);
-        CHECK(ednn_options_set_device(o, dev, &err) == EDNN_ERROR_INPUT);
-        CHECK(err && ednn_test::contains(err, "device: expected EDNN_DEVICE_AUTO, EDNN_DEVICE_CPU or EDNN_DEVICE_CUDA, got " +
-                                                  std::to_string(v)));
-        ednn_string_free(err);
-        ednn_status st;
-        std::memcpy(&st, &v, sizeof v);
-        CHECK(std::string(ednn_status_name(st)) == "EDNN_ERROR_UNKNOWN");
-    }
     // threads: 0 (default) .. EDNN_THREADS_PER_CORE x the cores
     const int most = ednn_max_threads();
     CHECK(most >= EDNN_THREADS_PER_CORE);
@@ -280,25 +267,14 @@ void test_enums_and_threads() {
                   err ? err : "");
         ednn_string_free(err);
     }
-    ednn_options_free(o);
-
+    CHECK(ednn_options_set_threads(o, 1, &err) == EDNN_OK);
     ednn_predictor* p = nullptr;
     const std::string path = write_model(model_bytes(ednn_meta("2", "1", "1"), {"N", "1", "3", "3"}));
-    CHECK(create(path, &p).status == EDNN_OK);
+    CHECK(create(path, &p, o).status == EDNN_OK);
+    ednn_options_free(o);
     const int8_t grid[4] = {1, 1, 1, 1};
     const int64_t shape[2] = {2, 2};
     double out = 0;
-    for (int v : bad_values) {
-        ednn_dtype dt;
-        std::memcpy(&dt, &v, sizeof v);
-        CHECK(ednn_predictor_predict(p, grid, dt, shape, 2, &out, 1, &err) == EDNN_ERROR_INPUT);
-        CHECK(err && ednn_test::contains(err, "dtype: expected one of EDNN_FLOAT32") &&
-              ednn_test::contains(err, "got " + std::to_string(v)));
-        ednn_string_free(err);
-        const int64_t tiles[1] = {0};
-        CHECK(ednn_predictor_predict_tiles(p, grid, dt, shape, 2, tiles, 1, &out, 1, nullptr) == EDNN_ERROR_INPUT);
-        CHECK(ednn_predictor_tile_values(p, grid, dt, shape, 2, tiles, 1, &out, 1, nullptr) == EDNN_ERROR_INPUT);
-    }
     CHECK(ednn_predictor_predict(p, grid, EDNN_INT8, shape, 2, &out, 1, &err) == EDNN_OK);
     CHECK(out == 36.0);  // 4 tiles of 9 ones
     ednn_predictor_free(p);
@@ -381,7 +357,7 @@ int main(int argc, char** argv) {
     test_metadata_integers();
     test_tile_limit();
     test_not_ednn_files();
-    test_enums_and_threads();
+    test_threads();
     test_float32_range();
     test_batch_limit();
     std::printf("test_hostile: %d hostile model files\n", hostile_files);
