@@ -361,6 +361,18 @@ def test_channel_metadata_is_checked(tmp_path, rng):
         eatoms.image(unknown, pos, z, cell)
 
 
+@pytest.mark.parametrize("key,text", [
+    ("ednn.flatten_cutoff", "nan"), ("ednn.flatten_cutoff", "1_0"), ("ednn.flatten_cutoff", "-1"),
+    ("ednn.bond_cutoff", "abc"), ("ednn.bond_cutoff", "inf"), ("ednn.bond_height_unit", "nan"),
+])
+def test_recipe_lengths_in_metadata_are_checked(tmp_path, key, text):
+    """These were read with float(): "abc" escaped as a bare ValueError, and a nan unit passed the check."""
+    meta = {"ednn.gamma": "0.2", "ednn.spacing": "0.25", "ednn.channel_names": "V,bond_dz2", key: text}
+    path = linear_model(tmp_path / "m.onnx", np.ones((2, 16, 16, 1)), (8, 8), (4, 4), channels=2, **meta)
+    with pytest.raises(ednn.InputError, match=f"metadata {key}: expected 1 or 1 (comma-separated|positive) numbers"):
+        eatoms.ImageRecipe.from_model(ednn.Model(path))
+
+
 def test_flattened_positions_model(tmp_path, rng):
     """ednn.positions = flattened: the atoms are flattened (ednn.atoms.bonds.flatten) before imaging, in
     ednn.atoms.predict and ednn.atoms.image alike; it changes the result of a rippled sheet."""

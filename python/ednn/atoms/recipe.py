@@ -94,8 +94,8 @@ class ImageRecipe:
             gamma=_model_gamma(model, gamma),
             channels=channels,
             flatten=_model_flattens(model),
-            flatten_cutoff=float(model.metadata.get("ednn.flatten_cutoff", FLATTEN_CUTOFF)),
-            bond_cutoff=float(model.metadata.get("ednn.bond_cutoff", BOND_CUTOFF)),
+            flatten_cutoff=_model_length(model, "ednn.flatten_cutoff", FLATTEN_CUTOFF),
+            bond_cutoff=_model_length(model, "ednn.bond_cutoff", BOND_CUTOFF),
         )
 
     @classmethod
@@ -233,6 +233,13 @@ def _model_spacing(model: Model, spacing: float | Sequence[float] | None = None)
     return parse_positive_floats("metadata ednn.spacing", text, d)
 
 
+def _model_length(model: Model, key: str, default: float) -> float:
+    """A positive length from the metadata (the strict number grammar of :func:`~ednn._checks.parse_floats`),
+    or ``default`` when the model lacks ``key``."""
+    text = model.metadata.get(key)
+    return default if text is None else parse_positive_floats(f"metadata {key}", text, 1)[0]
+
+
 def _model_gamma(model: Model, gamma: float | None = None) -> float:
     """Gaussian width of Eq. 2: ``gamma`` if given, else the model's ``ednn.gamma``."""
     if gamma is None:
@@ -256,8 +263,8 @@ def _model_channels(model: Model) -> tuple[str, ...]:
     if len(names) != model.channels:
         raise InputError(f"metadata ednn.channel_names: expected {model.channels} names (ednn.channels), got {list(names)}")
     if "bond_dz2" in names:
-        unit = float(model.metadata.get("ednn.bond_height_unit", BOND_HEIGHT_UNIT))
-        if abs(unit - BOND_HEIGHT_UNIT) > 1e-12:
+        unit = _model_length(model, "ednn.bond_height_unit", BOND_HEIGHT_UNIT)
+        if not abs(unit - BOND_HEIGHT_UNIT) <= 1e-12:
             raise InputError(f"metadata ednn.bond_height_unit: expected {BOND_HEIGHT_UNIT} (this version's "
                              f"{CHANNEL_NAMES[1]} channel), got {unit}")
     return names
