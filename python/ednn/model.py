@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import MAX_TILE_ELEMENTS, parse_floats, parse_ints, strip_blanks
+from ._checks import MAX_TILE_ELEMENTS, check_threads, parse_floats, parse_ints, strip_blanks
 from ._modelfile import ScanError, scan_metadata
 from .errors import InputError, ModelFileError
 
@@ -259,8 +259,11 @@ class Model:
         return len(self.outputs)
 
     def session(self, providers: Sequence[Any] | None = None, threads: int | None = None) -> Any:
-        """A cached ``onnxruntime.InferenceSession`` for these providers and thread count."""
+        """A cached ``onnxruntime.InferenceSession`` for these providers and thread count (at most
+        ``ednn_max_threads()``)."""
         import onnxruntime as ort
+
+        check_threads(threads)
 
         provs = tuple(providers) if providers is not None else tuple(default_providers())
         key = (tuple(p if isinstance(p, str) else repr(p) for p in provs), threads)

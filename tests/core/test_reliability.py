@@ -324,6 +324,7 @@ def test_threads_are_bounded_before_any_work(tmp_path, ising_model_path):
         ]
         for call in calls:
             assert _python_error(call) == want + str(t)
+    assert _python_error(lambda: ednn.Model(ising_model_path).session(threads=5000)) == want + "5000"
     assert ednn.tile(g, 1, 1, threads=MAX_THREADS).shape == (8, 8, 3, 3)
     assert ednn.predict(ising_model_path, g, threads=MAX_THREADS) == -128.0
 
