@@ -200,3 +200,17 @@ def test_flatten_bad_input():
     with pytest.raises(ednn.InputError, match=r"cell: expected x and y edges of at least 5\.4"):
         eb.flatten(np.zeros((2, 3)), (5.0, 10.0))
     np.testing.assert_array_equal(eb.flatten(np.zeros((0, 3)), (10.0, 10.0)), np.zeros((0, 3)))
+
+
+def test_flat_sheet_is_its_own_flattening():
+    from ednn.data.sheets import honeycomb
+
+    a = honeycomb((6, 10))
+    rng = np.random.default_rng(3)
+    a.positions[:, :2] += rng.normal(0.0, 0.05, (len(a), 2))  # in-plane disorder, every atom at one height
+    np.testing.assert_array_equal(eb.flatten(a.positions, a.cell.array), a.positions)
+    rippled = a.positions.copy()
+    rippled[:, 2] += rng.normal(0.0, 0.05, len(a))
+    assert np.abs(eb.flatten(rippled, a.cell.array)[:, :2] - rippled[:, :2]).max() > 1e-3
+    with pytest.raises(ednn.InputError, match=r"cell: expected x and y edges of at least 5\.4"):
+        eb.flatten(a.positions, (4.0, 4.0))

@@ -85,6 +85,14 @@ def check_channels(channels: Any, name: str = "channels") -> tuple[str, ...]:
     return names
 
 
+def _periodic_lengths(cell: Any, cutoff: float) -> np.ndarray:
+    """x and y edges, each at least ``2 * cutoff`` so that a pair has one minimum image."""
+    L = _xy_lengths(cell)
+    if np.any(L < 2 * cutoff):
+        raise InputError(f"cell: expected x and y edges of at least {2 * cutoff:g} (twice the bond cutoff), got {L.tolist()}")
+    return L
+
+
 def _xy_lengths(cell: Any) -> np.ndarray:
     """x and y edge lengths of a rectangular cell, checked as :func:`ednn.rasterize` checks cells."""
     return np.asarray(cell_lengths(cell, 2))
@@ -111,9 +119,7 @@ def bonds(positions: Any, cell: Any, cutoff: float = BOND_CUTOFF) -> tuple[np.nd
         raise InputError(f"positions: expected shape (n, 3), got {pos.shape}")
     if not (isinstance(cutoff, (int, float)) and math.isfinite(cutoff) and cutoff > 0):
         raise InputError(f"cutoff: expected a positive number, got {cutoff!r}")
-    L = _xy_lengths(cell)
-    if np.any(L < 2 * cutoff):
-        raise InputError(f"cell: expected x and y edges of at least {2 * cutoff:g} (twice the bond cutoff), got {L.tolist()}")
+    L = _periodic_lengths(cell, cutoff)
     n = pos.shape[0]
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3)))
     if n < 2:
@@ -259,14 +265,27 @@ def flatten(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF, iterat
         raise InputError(f"iterations: expected a positive int, got {iterations!r}")
     if not (isinstance(tol, (int, float)) and 1e-12 <= tol < 1):
         raise InputError(f"tol: expected a number in [1e-12, 1), got {tol!r}")
+    if pos.ndim == 2 and pos.shape[1] == 3 and len(pos) and np.ptp(pos[:, 2]) == 0:
+        # a flat sheet: its in-plane distances are its 3-D distances, so it is its own flattening
+        # (the solve below would return it unchanged; this skips its O(pairs) memory)
+        _periodic_lengths(cell, cutoff)
+        return pos.copy()
     i, j, d = bonds(pos, cell, cutoff)
     out = pos.copy()
     if len(i) == 0:
         return out
     L = _xy_lengths(cell)
     target = np.sqrt(np.einsum("kc,kc->k", d, d))
-    p = pos[:, :2].copy()
-    n = pos.shape[0]
+    p = _levenberg_marquardt(pos[:, :2].copy(), i, j, L, target, iterations, tol)
+    out[:, :2] = p
+    return out
+
+
+def _levenberg_marquardt(p: np.ndarray, i: np.ndarray, j: np.ndarray, L: np.ndarray, target: np.ndarray,
+                         iterations: int, tol: float) -> np.ndarray:
+    """Minimise ``sum (|r_ij| - target)^2`` over the in-plane positions ``p`` ``(n, 2)`` (modified and
+    returned), starting from them; the rigid translation is removed from every step."""
+    n = p.shape[0]
     max_iter = 4 * n + 200
     r, res = _misfit(p, i, j, L, target)
     f = float(res @ res)
@@ -276,7 +295,7 @@ def flatten(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF, iterat
         e = r / np.maximum(dp, 1e-12)[:, None]
         u = _cgls(i, j, e, -res, n, damping, tol, max_iter)
         u -= u.mean(axis=0)
-        step = float(np.abs(u).max())
+        step = float(np.abs(u).max()) if n else 0.0
         if step > _MAX_STEP:  # a trust region: never move an atom by more than _MAX_STEP at once
             u *= _MAX_STEP / step
         r_new, res_new = _misfit(p + u, i, j, L, target)
@@ -289,5 +308,4 @@ def flatten(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF, iterat
                 break
         else:
             damping *= 10.0
-    out[:, :2] = p
-    return out
+    return p

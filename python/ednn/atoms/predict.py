@@ -10,6 +10,7 @@ regions plus the context around them) is rasterized, from the atoms near that wi
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Iterator, Sequence
@@ -170,33 +171,42 @@ def predict(
     b = _blocks(n_tiles, f, c, max_window or DEFAULT_MAX_WINDOW)
     starts = [range(0, n_tiles[k], b[k]) for k in range(d)]
     rc = g * CUTOFF_GAMMAS * (1.0 + 1e-6)
-    wrapped = np.mod(pos, np.asarray(lengths))
+    L = np.asarray(lengths)
+    wrapped = np.mod(pos, L)
+    # cell list over blocks: a block's points come from the bins within rc of it (O(N) in all)
+    bin_len = np.array([b[k] * f[k] * h[k] for k in range(d)])
+    n_bins = np.array([len(starts[k]) for k in range(d)])
+    bins = np.minimum((wrapped / bin_len).astype(np.int64), n_bins - 1)
+    key = np.ravel_multi_index(tuple(bins.T), tuple(n_bins))
+    order = np.argsort(key, kind="stable")
+    first = np.searchsorted(key[order], np.arange(int(np.prod(n_bins)) + 1))
+    reach = [int(math.ceil((c[k] * h[k] + rc) / bin_len[k])) for k in range(d)]
 
     def block_atoms() -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
-        """(block start in tiles, indices of the points near its window), one row of blocks at a time."""
-
-        def rec(k: int, idx: np.ndarray, head: tuple[int, ...]) -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
-            if k == d:
-                yield head, idx
-                return
-            for s in starts[k]:
-                count = min(b[k], n_tiles[k] - s)
-                lo = (s * f[k] - c[k]) * h[k] - rc
+        """(block start in tiles, indices of the points near its window), block by block."""
+        for cell_idx in itertools.product(*(range(len(starts[k])) for k in range(d))):
+            near = itertools.product(*({(cell_idx[k] + o) % n_bins[k] for o in range(-reach[k], reach[k] + 1)}
+                                       for k in range(d)))
+            cand = [order[first[q]:first[q + 1]] for q in (int(np.ravel_multi_index(nb, tuple(n_bins))) for nb in near)]
+            idx = np.sort(np.concatenate(cand)) if cand else np.zeros(0, np.int64)
+            head = tuple(starts[k][cell_idx[k]] for k in range(d))
+            for k in range(d):
+                count = min(b[k], n_tiles[k] - head[k])
+                lo = (head[k] * f[k] - c[k]) * h[k] - rc
                 span = (count * f[k] + 2 * c[k] - 1) * h[k] + 2 * rc
-                sub = idx[_near(wrapped[idx, k], lo, span, lengths[k])]
-                yield from rec(k + 1, sub, head + (s,))
-
-        yield from rec(0, np.arange(pos.shape[0]), ())
+                idx = idx[_near(wrapped[idx, k], lo, span, lengths[k])]
+            yield head, idx
 
     def make_tiles(block: tuple[tuple[int, ...], np.ndarray], slot: int) -> tuple[int, np.ndarray]:
         start, idx = block
         counts = [min(b[k], n_tiles[k] - start[k]) for k in range(d)]
         origin = [start[k] * f[k] - c[k] for k in range(d)]
         window = [counts[k] * f[k] + 2 * c[k] for k in range(d)]
+        points = pos[idx]
         w = np.empty((C,) + tuple(window), dtype=np.float32)
         for k in range(C):
-            sel = idx[chan[idx] == k]
-            rasterize(pos[sel], z[sel], lengths, grid, gamma=g, origin=origin, window_shape=window,
+            sel = chan[idx] == k
+            rasterize(points[sel], z[idx[sel]], lengths, grid, gamma=g, origin=origin, window_shape=window,
                       threads=threads, out=w[k])
         m.scale_input(w)
         view = np.lib.stride_tricks.sliding_window_view(w, (C,) + tuple(t))[(0,) + tuple(slice(None, None, fk) for fk in f)]
