@@ -66,14 +66,6 @@ def prepare_grid(model: Model, grid: Any) -> tuple[np.ndarray, bool]:
     return g, batched
 
 
-def _to_float32(model: Model, g: np.ndarray) -> np.ndarray:
-    """One example ``(C, S...)`` as contiguous float32 with the model's input scaling applied."""
-    x = np.ascontiguousarray(g, dtype=np.float32)
-    if model.scales_input:
-        x = model.scale_input(x.copy() if x is g else x)
-    return x
-
-
 def predict(
     model: str | os.PathLike[str] | Model,
     grid: Any,
@@ -93,7 +85,8 @@ def predict(
         ``(S_1..S_d)`` for a one-channel model, else ``(C, S_1..S_d)``; one more leading axis makes a
         batch ``(B, ...)``. Every ``S_k`` must be a multiple of the model's focus. Any real dtype.
     batch_size
-        Tiles per ONNX Runtime call; default: about 8 MiB of float32 tiles.
+        Tiles per ONNX Runtime call; default: about 8 MiB of float32 tiles, at most
+        :data:`~ednn.inference.DEFAULT_BATCH_TILES` (the network's activations grow with the batch).
     providers
         ONNX Runtime execution providers; default CUDA when onnxruntime-gpu sees a GPU, else CPU.
     threads
@@ -105,8 +98,9 @@ def predict(
     Returns
     -------
     A float for one grid and a one-output model; otherwise an array ``(K,)`` or, for a batch,
-    ``(B, K)``, in float64. Tiles stream through the network, so memory stays at the grid plus two
-    batches of tiles; contributions are accumulated in float64.
+    ``(B, K)``, in float64. Tiles stream through the network, cut from the grid as given and
+    converted to float32 one batch at a time, so memory stays at the grid plus two batches of tiles
+    (a broadcast or memory-mapped grid is never copied); contributions are accumulated in float64.
     """
     check_optional_positive_int("batch_size", batch_size)
     check_threads(threads)
@@ -120,17 +114,22 @@ def predict(
         return np.zeros((0, K), dtype=np.float64)
     batch_size = batch_tiles(m, batch_size, n_tiles)
     jobs = ((b, first, min(batch_size, n_tiles - first)) for b in range(B) for first in range(0, n_tiles, batch_size))
+    # tiles are cut from the grid as it is and converted to float32 (and scaled) one batch at a time:
+    # memory stays at two batches whatever the size or dtype of the grid (a broadcast view included)
     buffers = [np.empty((batch_size, m.channels) + m.tile, dtype=np.float32) for _ in range(2)]
-    examples: dict[int, np.ndarray] = {}
+    raw = None if g.dtype == np.float32 else [np.empty(buf.shape, dtype=g.dtype) for buf in buffers]
 
     def make_tiles(job: tuple[int, int, int], slot: int) -> tuple[int, np.ndarray]:
         b, first, count = job
-        x = examples.get(b)
-        if x is None:
-            examples.clear()
-            x = examples[b] = _to_float32(m, g[b])
         buf = buffers[slot][:count]
-        _ednn.tile_host(x, buf, m.ndim, m.focus, m.context, first, count, 1)
+        if raw is None:
+            _ednn.tile_host(g[b], buf, m.ndim, m.focus, m.context, first, count, 1)
+        else:
+            cut = raw[slot][:count]
+            _ednn.tile_host(g[b], cut, m.ndim, m.focus, m.context, first, count, 1)
+            np.copyto(buf, cut, casting="unsafe")
+        if m.scales_input:
+            m.scale_input(buf.swapaxes(0, 1))  # (C, count, t...): per channel
         return b, buf
 
     totals = run_tiles(m, jobs, make_tiles, groups=B, total=B * n_tiles, batch_size=batch_size, providers=providers,

@@ -103,3 +103,22 @@ def test_other_errors(ising_model_path, tmp_path):
         ednn.predict(tmp_path / "missing.onnx", g)
     with pytest.raises(ednn.InputError, match="model: expected a path"):
         ednn.predict(42, g)  # type: ignore[arg-type]
+
+
+def test_grid_is_converted_per_batch_not_whole(ising_model_path):
+    import tracemalloc
+
+    import numpy as np
+
+    import ednn
+
+    spins = np.broadcast_to(np.int8(1), (4096, 4096))  # 16 Mi spins, no memory of their own
+    tracemalloc.start()
+    try:
+        e = ednn.predict(ising_model_path, spins)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert e == -2.0 * 4096 * 4096
+    # a float32 copy of the grid would be 64 MiB; two batches of 16 384 3x3 tiles are 1.2 MiB
+    assert peak < 16 << 20, peak
