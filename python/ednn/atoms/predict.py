@@ -14,7 +14,7 @@ import itertools
 import math
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -105,6 +105,7 @@ def predict(
     providers: Sequence[Any] | None = None,
     threads: int | None = None,
     progress: bool = False,
+    client: Any = None,
 ) -> float | np.ndarray:
     """Extensive quantities (e.g. the energy) of an atomic system from an EDNN model.
 
@@ -130,6 +131,11 @@ def predict(
         Largest window, in grid points, rasterized at once (default :data:`DEFAULT_MAX_WINDOW`).
     providers, threads, progress
         As for :func:`ednn.predict` (threads also sets the rasterizer's OpenMP threads).
+    client
+        A ``dask.distributed.Client``: the blocks of tiles run as tasks on its workers, each task
+        receiving only the points near its block's window (never the whole system), and the block
+        totals are summed here in float64 (:mod:`ednn.distributed`; extra ``dist``). A lost worker's
+        tasks are run again by Dask; the result equals the one-process answer to rounding.
 
     Returns
     -------
@@ -197,22 +203,54 @@ def predict(
                 idx = idx[_near(wrapped[idx, k], lo, span, lengths[k])]
             yield head, idx
 
+    geometry = _Geometry(tuple(grid), tuple(lengths), g, tuple(f), tuple(c), tuple(t), tuple(b), tuple(n_tiles), C,
+                         threads)
+
     def make_tiles(block: tuple[tuple[int, ...], np.ndarray], slot: int) -> tuple[int, np.ndarray]:
         start, idx = block
-        counts = [min(b[k], n_tiles[k] - start[k]) for k in range(d)]
-        origin = [start[k] * f[k] - c[k] for k in range(d)]
-        window = [counts[k] * f[k] + 2 * c[k] for k in range(d)]
-        points = pos[idx]
-        w = np.empty((C,) + tuple(window), dtype=np.float32)
-        for k in range(C):
-            sel = chan[idx] == k
-            rasterize(points[sel], z[idx[sel]], lengths, grid, gamma=g, origin=origin, window_shape=window,
-                      threads=threads, out=w[k])
-        m.scale_input(w)
-        view = np.lib.stride_tricks.sliding_window_view(w, (C,) + tuple(t))[(0,) + tuple(slice(None, None, fk) for fk in f)]
-        # (n_1..n_d, C, t_1..t_d) -> (tiles, C, t...)
-        return 0, np.ascontiguousarray(view.reshape((-1, C) + tuple(t)))
+        return 0, _block_tiles(m, geometry, start, pos[idx], z[idx], chan[idx])
 
-    totals = run_tiles(m, block_atoms(), make_tiles, groups=1, total=total_tiles, batch_size=batch_size,
-                       providers=providers, threads=threads, progress=progress, desc="ednn atoms")[0]
+    if client is not None:
+        from ..distributed import map_blocks
+
+        blocks = ((start, (pos[idx], z[idx], chan[idx])) for start, idx in block_atoms())
+        totals = map_blocks(client, str(m.path), geometry, blocks, total_tiles, batch_size=batch_size,
+                            providers=providers, progress=progress)
+    else:
+        totals = run_tiles(m, block_atoms(), make_tiles, groups=1, total=total_tiles, batch_size=batch_size,
+                           providers=providers, threads=threads, progress=progress, desc="ednn atoms")[0]
     return float(totals[0]) if m.n_outputs == 1 else totals
+
+
+class _Geometry(NamedTuple):
+    """What cutting one block of tiles needs besides its points (small; sent to Dask workers)."""
+
+    grid: tuple[int, ...]
+    lengths: tuple[float, ...]
+    gamma: float
+    focus: tuple[int, ...]
+    context: tuple[int, ...]
+    tile: tuple[int, ...]
+    block: tuple[int, ...]
+    n_tiles: tuple[int, ...]
+    channels: int
+    threads: int | None
+
+
+def _block_tiles(m: Model, geo: _Geometry, start: tuple[int, ...], points: np.ndarray, weights: np.ndarray,
+                 chan: np.ndarray) -> np.ndarray:
+    """The tiles ``(n, C, t...)`` of the block starting at tile ``start``, rasterized from the points
+    near its window (``points`` ``(m, d)``, ``weights`` ``(m,)``, ``chan`` ``(m,)``), input-scaled."""
+    d, f, c, t, C = len(geo.grid), geo.focus, geo.context, geo.tile, geo.channels
+    counts = [min(geo.block[k], geo.n_tiles[k] - start[k]) for k in range(d)]
+    origin = [start[k] * f[k] - c[k] for k in range(d)]
+    window = [counts[k] * f[k] + 2 * c[k] for k in range(d)]
+    w = np.empty((C,) + tuple(window), dtype=np.float32)
+    for k in range(C):
+        sel = chan == k
+        rasterize(points[sel], weights[sel], geo.lengths, geo.grid, gamma=geo.gamma, origin=origin,
+                  window_shape=window, threads=geo.threads, out=w[k])
+    m.scale_input(w)
+    view = np.lib.stride_tricks.sliding_window_view(w, (C,) + tuple(t))[(0,) + tuple(slice(None, None, fk) for fk in f)]
+    # (n_1..n_d, C, t_1..t_d) -> (tiles, C, t...)
+    return np.ascontiguousarray(view.reshape((-1, C) + tuple(t)))

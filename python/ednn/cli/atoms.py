@@ -10,11 +10,42 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from .._checks import arg_floats, arg_ints
 from ..errors import InputError, require_extra
 
 __all__ = ["add_atoms"]
+
+
+def _structures(files: list[str], limit: int | None) -> Any:
+    """``(name, (atoms, numbers, cell), label or None)`` of every structure in ``files`` (an ``ase.Atoms``,
+    or positions with numbers and cell), for :func:`ednn.atoms.predict`: one
+    labelled HDF5 dataset, structure HDF5 files (``ednn data porous-sheet``) or ASE-readable files."""
+    import h5py
+
+    if len(files) == 1 and files[0].endswith((".h5", ".hdf5")):
+        with h5py.File(files[0], "r") as h5:
+            kind = h5.attrs.get("format")
+        if kind != "ednn-structure-1":
+            from ..data.atoms_h5 import load
+
+            ds = load(files[0])
+            for i in range(min(len(ds), limit or len(ds))):
+                at = ds[i]
+                yield f"{files[0]}[{i}]", (at, None, None), at.info.get("energy")
+            return
+    from ase.io import read
+
+    for f in files:
+        if f.endswith((".h5", ".hdf5")):
+            from ..data.porous import read_h5
+
+            pos, z, cell, _ = read_h5(f)
+            yield f, (pos, z, cell), None
+            continue
+        for at in read(f, index=":"):
+            yield f, (at, None, None), at.info.get("energy")
 
 
 def add_atoms(sub: argparse._SubParsersAction) -> None:
@@ -35,13 +66,21 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
 
     r = cmds.add_parser("predict", help="energies of structures (any ASE-readable file) or of an HDF5 dataset")
     r.add_argument("model", help="EDNN .onnx file with ednn.spacing and ednn.gamma metadata, or a shipped model's name")
-    r.add_argument("structures", nargs="+", help="structure files, or one HDF5 dataset (then labels are compared)")
+    r.add_argument("structures", nargs="+",
+                   help="structure files (ASE-readable, or HDF5 of `ednn data porous-sheet`), or one labelled HDF5 "
+                        "dataset (then labels are compared)")
     r.add_argument("--limit", type=int, default=None, help="first N samples of a dataset only")
     r.add_argument("--spacing", type=arg_floats, default=None,
                    help="grid spacing per axis (e.g. 0.0499318,0.0480469), overriding the model's ednn.spacing")
     r.add_argument("--gamma", type=float, default=None, help="Gaussian width, overriding the model's ednn.gamma")
     r.add_argument("--threads", type=int, default=None, help="ONNX Runtime / rasterizer threads")
     r.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    dist = r.add_mutually_exclusive_group()
+    dist.add_argument("--workers", type=int, default=None,
+                      help="run the blocks of tiles on a local Dask cluster of N worker processes (extra dist)")
+    dist.add_argument("--scheduler", default=None,
+                      help="run them on the Dask cluster whose scheduler is at ADDRESS, e.g. tcp://host:8786")
+    r.add_argument("--progress", action="store_true", help="show a progress bar per structure")
 
     def run_predict(a: argparse.Namespace) -> int:
         import numpy as np
@@ -50,36 +89,43 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
         from ..model import load_model
         from ..models import resolve
 
-        require_extra("atoms", "ednn atoms predict", "ase")
+        require_extra("atoms", "ednn atoms predict", "ase", "h5py")
+        if a.workers is not None and a.workers < 1:
+            raise InputError(f"--workers: expected a positive number of worker processes, got {a.workers}")
         m = load_model(resolve(a.model))
-        if len(a.structures) == 1 and a.structures[0].endswith((".h5", ".hdf5")):
-            from ..data.atoms_h5 import load
+        items = _structures(a.structures, a.limit)
+        client = None
+        if a.workers is not None:
+            from ..distributed import local_client
 
-            ds = load(a.structures[0])
-            items = ((f"{a.structures[0]}[{i}]", ds[i]) for i in range(min(len(ds), a.limit or len(ds))))
-        else:
-            from ase.io import read
+            client = local_client(a.workers)
+        elif a.scheduler:
+            from ..distributed import connect
 
-            items = ((f, at) for f in a.structures for at in read(f, index=":"))
+            client = connect(a.scheduler)
         errors = []
-        for name, atoms in items:
-            t0 = time.perf_counter()
-            y = predict(m, atoms, spacing=a.spacing or None, gamma=a.gamma, threads=a.threads)
-            dt = time.perf_counter() - t0
-            e = y if isinstance(y, float) else float(y[0])
-            row = {"structure": name, "atoms": len(atoms), "energy": e, "per_atom": e / len(atoms), "seconds": dt}
-            ref = atoms.info.get("energy")
-            if ref is not None:
-                row["label"] = float(ref)
-                row["error_per_atom"] = (e - float(ref)) / len(atoms)
-                errors.append(row["error_per_atom"])
-            if a.json:
-                print(json.dumps(row))
-            else:
-                extra = ""
+        try:
+            for name, (atoms, z, cell), ref in items:
+                t0 = time.perf_counter()
+                y = predict(m, atoms, z, cell, spacing=a.spacing or None, gamma=a.gamma, threads=a.threads,
+                            client=client, progress=a.progress)
+                dt = time.perf_counter() - t0
+                e, n = (y if isinstance(y, float) else float(y[0])), len(atoms)
+                row = {"structure": name, "atoms": n, "energy": e, "per_atom": e / n, "seconds": dt}
                 if ref is not None:
-                    extra = f"  label {row['label']:.6f}  error {1e3 * row['error_per_atom']:+.3f} meV/atom"
-                print(f"{name}: {len(atoms)} atoms  E = {e:.6f} {m.units or ''}  ({dt * 1e3:.1f} ms){extra}")
+                    row["label"] = float(ref)
+                    row["error_per_atom"] = (e - float(ref)) / n
+                    errors.append(row["error_per_atom"])
+                if a.json:
+                    print(json.dumps(row))
+                else:
+                    extra = ""
+                    if ref is not None:
+                        extra = f"  label {row['label']:.6f}  error {1e3 * row['error_per_atom']:+.3f} meV/atom"
+                    print(f"{name}: {n} atoms  E = {e:.6f} {m.units or ''}  ({dt * 1e3:.1f} ms){extra}")
+        finally:
+            if client is not None:
+                client.close()
         if errors and not a.json:
             err = np.abs(errors)
             print(f"MAE {1e3 * err.mean():.3f} meV/atom, median {1e3 * np.median(err):.3f} meV/atom over {len(err)}")

@@ -51,6 +51,7 @@ def add_data(sub: argparse._SubParsersAction) -> None:
 
     _add_sheets(kinds)
     _add_porous(kinds)
+    _add_porous_sheet(kinds)
 
 
 def _common(q: argparse.ArgumentParser) -> None:
@@ -143,3 +144,46 @@ def _add_porous(kinds: argparse._SubParsersAction) -> None:
         return _run_data(a, cfg)
 
     p.set_defaults(func=run_porous)
+
+
+def _add_porous_sheet(kinds: argparse._SubParsersAction) -> None:
+    q = kinds.add_parser("porous-sheet", help="one large porous graphene sheet (no labels), e.g. the paper's 1 um^2")
+    q.add_argument("--area", type=float, default=None,
+                   help="sheet area in Angstrom^2 (nearly square; 1e8 = 1 um^2, about 34 million atoms)")
+    q.add_argument("--cells", type=arg_ints, default=None, help="or the size in rectangular 4-atom cells: NX,NY")
+    q.add_argument("--seed", type=int, default=0, help="seed of the pores (default 0)")
+    q.add_argument("--pores", type=arg_ints, default=(1, 6),
+                   help="min,max pores per 448-site training cell; their mean sets the pore density (default 1,6)")
+    q.add_argument("--radius", type=arg_floats, default=(1.5, 5.0), help="min,max pore radius in Angstrom (default 1.5,5)")
+    q.add_argument("--out", required=True, help="output: .h5 (ednn atoms predict reads it) or .extxyz (ASE reads it)")
+    q.add_argument("--force", action="store_true", help="replace an existing --out file")
+
+    def run(a: argparse.Namespace) -> int:
+        import time
+        from pathlib import Path
+
+        from ..data.porous import cells_for_area, porous_sheet, write_extxyz, write_h5
+
+        if (a.area is None) == (a.cells is None):
+            raise InputError(f"--area/--cells: expected exactly one of them, got area={a.area!r}, cells={a.cells!r}")
+        suffix = Path(a.out).suffix
+        if suffix not in (".h5", ".hdf5", ".extxyz", ".xyz"):
+            raise InputError(f"--out: expected a .h5 or .extxyz file, got {a.out!r}")
+        if Path(a.out).exists() and not a.force:
+            raise InputError(f"--out: {a.out!r} exists; pass --force to replace it")
+        if suffix in (".h5", ".hdf5"):
+            require_extra("atoms", "ednn data porous-sheet", "h5py")
+        cells = cells_for_area(a.area) if a.cells is None else a.cells
+        t0 = time.perf_counter()
+        pos, z, cell = porous_sheet(cells, a.seed, pores=a.pores, radius=a.radius)
+        built = time.perf_counter() - t0
+        if suffix in (".h5", ".hdf5"):
+            write_h5(a.out, pos, z, cell, seed=a.seed, cells=list(cells), pores=list(a.pores), radius=list(a.radius))
+        else:
+            write_extxyz(a.out, pos, z, cell)
+        area = cell[0] * cell[1]
+        print(f"wrote {a.out}: {len(z)} atoms, {cell[0]:.1f} x {cell[1]:.1f} Angstrom ({area / 1e8:.4g} um^2), "
+              f"{1 - len(z) / (4 * cells[0] * cells[1]):.1%} of the sites removed; built in {built:.1f} s")
+        return 0
+
+    q.set_defaults(func=run)

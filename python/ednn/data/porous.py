@@ -23,7 +23,7 @@ import numpy as np
 
 from .._checks import two_ints
 from ..errors import InputError
-from .sheets import CELL_Z, POROUS_CELLS, RECT_CELL
+from .sheets import BASE_CELLS, CELL_Z, POROUS_CELLS, RECT_CELL
 
 __all__ = ["porous_sheet", "cells_for_area", "write_h5", "read_h5", "write_extxyz", "STRUCTURE_FORMAT"]
 
@@ -41,12 +41,15 @@ _NEIGHBOURS = {
 }
 
 
-def cells_for_area(area: float) -> tuple[int, int]:
-    """Rectangular 4-atom cells ``(nx, ny)`` of a nearly square sheet of ``area`` Å² (1 µm² = 1e8 Å²)."""
+def cells_for_area(area: float, multiple: Sequence[int] = BASE_CELLS) -> tuple[int, int]:
+    """Rectangular 4-atom cells ``(nx, ny)`` of a nearly square sheet of ``area`` Å² (1 µm² = 1e8 Å²),
+    whole multiples of ``multiple`` (default the 60-site cell, 3 x 5, whose image grid every shipped
+    sheets model divides)."""
     if not (math.isfinite(area) and area > 0):
         raise InputError(f"area: expected a positive area in Angstrom^2, got {area!r}")
+    mx, my = two_ints("multiple", multiple, 1)
     side = math.sqrt(area)
-    return max(1, round(side / RECT_CELL[0])), max(1, round(side / RECT_CELL[1]))
+    return (mx * max(1, round(side / (mx * RECT_CELL[0]))), my * max(1, round(side / (my * RECT_CELL[1]))))
 
 
 def porous_sheet(

@@ -1,0 +1,67 @@
+"""ednn.atoms.predict on a Dask LocalCluster: the one-process answer, also when a worker is killed mid-run."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+pytest.importorskip("distributed")
+pytest.importorskip("h5py")
+import ednn  # noqa: E402
+import ednn.distributed as ed  # noqa: E402
+from ednn.data.porous import porous_sheet  # noqa: E402
+
+# blocks are summed in float64 in another order than one process sums them: ~1e-16 measured
+RTOL = 1e-9
+WINDOW = 300 * 300  # small windows: 32 blocks of tiles, so a run has many tasks to lose and redo
+
+
+@pytest.fixture(scope="module")
+def sheet():
+    return porous_sheet((30, 50), seed=2)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with ed.local_client(2) as c:
+        yield c
+
+
+def test_equals_one_process(sheet, client):
+    m = ednn.models.path("sheets")
+    want = ednn.atoms.predict(m, *sheet, max_window=WINDOW)
+    got = ednn.atoms.predict(m, *sheet, max_window=WINDOW, client=client)
+    assert got == pytest.approx(want, rel=RTOL)
+
+
+def test_survives_a_killed_worker(sheet, client, monkeypatch):
+    m = ednn.models.path("sheets")
+    want = ednn.atoms.predict(m, *sheet, max_window=WINDOW)
+    pids = list(client.run(os.getpid).values())
+    killed: list[int] = []
+
+    def kill_one(done: int) -> None:
+        if done == 3 and not killed:  # while most blocks are still to run
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+
+    monkeypatch.setattr(ed, "_after_result", kill_one)
+    got = ednn.atoms.predict(m, *sheet, max_window=WINDOW, client=client)
+    assert killed and got == pytest.approx(want, rel=RTOL)
+    client.wait_for_workers(2, timeout=60)  # the nanny restarted it
+
+
+def test_tasks_get_only_their_atoms(sheet, client, monkeypatch):
+    sizes: list[int] = []
+    submit = client.submit
+
+    def spy(fn, *args, **kw):
+        sizes.append(len(args[3][0]))  # the points of this block
+        return submit(fn, *args, **kw)
+
+    monkeypatch.setattr(client, "submit", spy, raising=False)
+    ednn.atoms.predict(ednn.models.path("sheets"), *sheet, max_window=WINDOW, client=client)
+    n = len(sheet[0])
+    assert len(sizes) >= 16 and max(sizes) < n / 8  # each task: its block and a thin halo, not the sheet
