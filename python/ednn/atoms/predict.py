@@ -165,8 +165,12 @@ def predict(
     grid = recipe.grid_shape(lengths, m.focus)
     sysm = prepare(pos, z, cell_in, grid, g, None, None)  # checks positions / numbers; raises InputError
     lengths = sysm.cell
-    # every channel is a set of weighted points (atoms; bond midpoints), rasterized per window
-    pos, z, chan = recipe.sources(recipe.positions(pos, cell_in), sysm.numbers, lengths)
+    # every channel is a set of weighted points (atoms; bond midpoints), rasterized per window; the
+    # checked (n, d) float64 copy serves as the atoms' points when they are used as given (no second copy)
+    flat = recipe.positions(pos, cell_in)
+    plain = flat is pos and recipe.channels == ("V",)
+    pos, z, chan = recipe.sources(sysm.positions if plain else flat, sysm.numbers, lengths)
+    del flat, sysm
     C = len(recipe.channels)
     h = [lengths[k] / grid[k] for k in range(d)]
 
@@ -178,14 +182,20 @@ def predict(
     starts = [range(0, n_tiles[k], b[k]) for k in range(d)]
     rc = g * CUTOFF_GAMMAS * (1.0 + 1e-6)
     L = np.asarray(lengths)
-    wrapped = np.mod(pos, L)
-    # cell list over blocks: a block's points come from the bins within rc of it (O(N) in all)
+    # wrapped into the cell (the rasterizer wraps anyway: the same image, bit for bit); the unwrapped
+    # points are let go (never the caller's own array, which stays as given)
+    wrapped = pos = np.mod(pos, L)
+    # cell list over blocks: a block's points come from the bins within rc of it (O(N) time; two
+    # int64 per point of memory)
     bin_len = np.array([b[k] * f[k] * h[k] for k in range(d)])
     n_bins = np.array([len(starts[k]) for k in range(d)])
-    bins = np.minimum((wrapped / bin_len).astype(np.int64), n_bins - 1)
-    key = np.ravel_multi_index(tuple(bins.T), tuple(n_bins))
+    key = np.zeros(len(pos), dtype=np.int64)
+    for k in range(d):
+        key *= n_bins[k]
+        key += np.minimum((wrapped[:, k] / bin_len[k]).astype(np.int64), n_bins[k] - 1)
     order = np.argsort(key, kind="stable")
-    first = np.searchsorted(key[order], np.arange(int(np.prod(n_bins)) + 1))
+    first = np.concatenate([[0], np.cumsum(np.bincount(key, minlength=int(np.prod(n_bins))))])
+    del key
     reach = [int(math.ceil((c[k] * h[k] + rc) / bin_len[k])) for k in range(d)]
 
     def block_atoms() -> Iterator[tuple[tuple[int, ...], np.ndarray]]:

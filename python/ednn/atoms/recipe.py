@@ -175,7 +175,7 @@ class ImageRecipe:
         pos = np.asarray(positions, dtype=np.float64)
         if self.channels == ("V",):
             return (np.ascontiguousarray(pos[:, :d]), np.asarray(numbers, dtype=np.float64),
-                    np.zeros(len(pos), dtype=np.int64))
+                    np.zeros(len(pos), dtype=np.int8))
         srcs = channel_sources(self.channels, pos, numbers, lengths, self.bond_cutoff)
         points = np.ascontiguousarray(np.concatenate([p[:, :d] for p, _ in srcs]))
         weights = np.concatenate([w for _, w in srcs])
