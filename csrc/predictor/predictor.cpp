@@ -317,9 +317,11 @@ struct Accumulator {
 
 int64_t Predictor::batch_tiles(int64_t n_tiles) const {
     constexpr int64_t kDefaultBatchBytes = int64_t{8} << 20;  // as ednn.inference.DEFAULT_BATCH_BYTES
+    constexpr int64_t kDefaultBatchTiles = 16384;             // as ednn.inference.DEFAULT_BATCH_TILES
     const int64_t T = info_.tile_elements();                  // 1 .. EDNN_MAX_TILE_ELEMENTS
     int64_t bs = options_.batch_size;
-    if (bs <= 0) bs = std::max<int64_t>(1, std::min<int64_t>(n_tiles, kDefaultBatchBytes / (4 * T)));
+    if (bs <= 0)  // activations grow with the batch, not the tile: small tiles are capped by count
+        bs = std::max<int64_t>(1, std::min<int64_t>({n_tiles, kDefaultBatchTiles, kDefaultBatchBytes / (4 * T)}));
     bs = std::max<int64_t>(1, std::min(bs, n_tiles));
     // one batch of tiles is bounded (as ednn.inference.batch_tiles): refused before any allocation
     const int64_t most = std::max<int64_t>(1, EDNN_MAX_BATCH_ELEMENTS / T);

@@ -33,7 +33,7 @@ struct Options {
     int threads = 0;            // ONNX Runtime intra-op threads; 0 = its default
     ednn_device device = EDNN_DEVICE_AUTO;
     int cuda_device_id = 0;
-    int64_t batch_size = 0;     // tiles per call; 0 = about 8 MiB of float32 tiles
+    int64_t batch_size = 0;     // tiles per call; 0 = about 8 MiB of float32 tiles, at most 16384
     std::string onnxruntime_library;  // empty = search
 };
 

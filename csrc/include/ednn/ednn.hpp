@@ -124,7 +124,7 @@ struct PredictorOptions {
     int threads = 0;                  ///< ONNX Runtime intra-op threads; 0 = its default
     Provider provider = Provider::Auto;
     int cuda_device_id = 0;
-    int64_t batch_size = 0;           ///< tiles per ONNX Runtime call; 0 = about 8 MiB of tiles
+    int64_t batch_size = 0;           ///< tiles per ONNX Runtime call; 0 = about 8 MiB of tiles, at most 16384
     std::string onnxruntime_library;  ///< path of libonnxruntime.so; empty = search (see ednn.h)
 };
 
