@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import cell_lengths, check_optional_positive_int
+from .atoms.domain import MIN_DISTANCE, check_atoms
 from .atoms.predict import _unpack
 from .atoms.recipe import ImageRecipe
 from .errors import InputError
@@ -61,6 +62,10 @@ class LocalEnergy:
         :func:`ednn.atoms.predict`; elements outside the model's ``ednn.species`` are refused.
     providers, threads, batch_size
         As for :func:`ednn.atoms.predict`.
+    min_distance
+        Closest approach (Angstrom) of two atoms, refused in the start configuration and never
+        reached by a move (a hard core: such a move has infinite energy; the model knows nothing of
+        overlapping atoms). None: no such limit (non-interacting test particles).
 
     Attributes
     ----------
@@ -72,7 +77,7 @@ class LocalEnergy:
 
     def __init__(self, model: str | os.PathLike[str] | Model, atoms: Any, numbers: Any = None, cell: Any = None, *,
                  providers: Sequence[Any] | None = None, threads: int | None = None,
-                 batch_size: int | None = None) -> None:
+                 batch_size: int | None = None, min_distance: float | None = MIN_DISTANCE) -> None:
         m = load_model(model)
         if m.ndim != 2 or m.n_outputs != 1:
             raise InputError(f"model: expected a 2-D model with one output (the energy of a sheet), got "
@@ -91,7 +96,8 @@ class LocalEnergy:
         p = np.array(pos, dtype=np.float64)
         if p.ndim != 2 or p.shape[1] != 3:
             raise InputError(f"positions: expected shape (n, 3), got {p.shape}")
-        _check_species(m, sysm.numbers)
+        check_atoms(m, sysm.numbers, pos, cell_in, min_distance=min_distance)
+        self.min_distance = min_distance
         if recipe.flatten and np.ptp(p[:, 2]) > 0:
             raise InputError(
                 "atoms: expected a flat sheet (every atom at one height) for a model on flattened sheets: the "
@@ -141,6 +147,18 @@ class LocalEnergy:
         idx = [a for i in rows for j in cols for a in self._members[i * n1 + j]]
         return np.unique(np.asarray(idx, dtype=np.int64))
 
+    def _overlaps(self, i: int, xy: np.ndarray) -> bool:
+        """Whether atom ``i`` at in-plane ``xy`` would be closer than ``min_distance`` to another atom."""
+        n0, n1 = (int(v) for v in self.n_tiles)
+        b = np.minimum((xy / self._cell_len).astype(int), self.n_tiles - 1)
+        near = [a for di in (-1, 0, 1) for dj in (-1, 0, 1)
+                for a in self._members[((b[0] + di) % n0) * n1 + (b[1] + dj) % n1] if a != i]
+        if not near:
+            return False
+        d = self.positions[near] - np.array([xy[0], xy[1], self.positions[i, 2]])
+        d[:, :2] -= self.lengths * np.round(d[:, :2] / self.lengths)
+        return bool(np.min(np.einsum("kc,kc->k", d, d)) < self.min_distance**2)
+
     def _touched(self, xy: np.ndarray) -> tuple[int, int, int, int]:
         """Tile block (i0, ni, j0, nj), periodic, whose windows the image around ``xy`` reaches."""
         out = []
@@ -177,10 +195,16 @@ class LocalEnergy:
 
     # ------------------------------------------------------------------ moves
     def propose(self, i: int, xy: Sequence[float]) -> float:
-        """Energy change (eV) if atom ``i`` moved to in-plane position ``xy``; :meth:`accept` applies it."""
+        """Energy change (eV) if atom ``i`` moved to in-plane position ``xy``; :meth:`accept` applies it.
+
+        ``math.inf`` (nothing to accept) when the move would bring it within ``min_distance`` of another atom.
+        """
         if not 0 <= i < len(self.positions):
             raise InputError(f"i: expected an atom index in [0, {len(self.positions)}), got {i}")
         new = np.mod(np.asarray(xy, dtype=np.float64), self.lengths)
+        self._pending = None
+        if self.min_distance is not None and self._overlaps(i, new):
+            return math.inf
         old = self.positions[i, :2].copy()
         blocks = [self._touched(old), self._touched(new)]
         self.positions[i, :2] = new  # evaluated in place, put back below
@@ -223,7 +247,7 @@ class LocalEnergy:
 
         cell = np.diag([self.lengths[0], self.lengths[1], 1.0])
         return float(predict(self.model, self.positions, self.numbers, cell, providers=self._providers,
-                             threads=self._threads))
+                             threads=self._threads, min_distance=None))
 
 
 def _merge(blocks: list[tuple[int, int, int, int]], n_tiles: np.ndarray) -> list[tuple[int, int, int, int]]:
@@ -244,17 +268,6 @@ def _merge(blocks: list[tuple[int, int, int, int]], n_tiles: np.ndarray) -> list
     if r is not None and s is not None:
         return [(r[0], r[1], s[0], s[1])]
     return blocks
-
-
-def _check_species(model: Model, numbers: np.ndarray) -> None:
-    text = model.metadata.get("ednn.species")
-    if text is None:
-        return
-    known = {int(v) for v in text.split(",")}
-    unknown = sorted({int(z) for z in np.asarray(numbers)} - known)
-    if unknown:
-        raise InputError(f"numbers: expected elements the model was trained on (Z in {sorted(known)}), got Z = "
-                         f"{', '.join(map(str, unknown))}")
 
 
 @dataclass
@@ -333,7 +346,7 @@ def run(
             i = int(rng.integers(n))
             xy = energy.positions[i, :2] + rng.uniform(-step, step, 2)
             dE = energy.propose(i, xy)
-            if dE <= 0 or rng.random() < math.exp(-dE / kT):
+            if dE <= 0 or (dE < math.inf and rng.random() < math.exp(-dE / kT)):
                 energy.accept()
                 accepted += 1
                 window_acc += 1

@@ -18,6 +18,7 @@ pytest.importorskip("ase")
 pytest.importorskip("onnx")
 import ednn  # noqa: E402
 from ednn import mc  # noqa: E402
+from ednn.atoms.domain import MIN_DISTANCE  # noqa: E402
 from ednn.data.sheets import honeycomb  # noqa: E402
 from test_atoms_predict import linear_model  # noqa: E402
 
@@ -31,8 +32,8 @@ def _random_moves(energy: mc.LocalEnergy, rng: np.random.Generator, n: int, size
     accepted = 0
     for _ in range(n):
         i = int(rng.integers(len(energy.positions)))
-        energy.propose(i, energy.positions[i, :2] + rng.uniform(-size, size, 2))
-        if rng.random() < 0.7:
+        dE = energy.propose(i, energy.positions[i, :2] + rng.uniform(-size, size, 2))
+        if dE < math.inf and rng.random() < 0.7:  # inf: the move would overlap two atoms
             energy.accept()
             accepted += 1
     return accepted
@@ -57,7 +58,7 @@ def test_running_energy_with_a_random_linear_model(tmp_path):
                                                            "ednn.units": "eV"})
     rng = np.random.default_rng(4)
     pos = np.column_stack([rng.uniform(0, 6.4, (40, 2)), np.full(40, 5.0)])
-    e = mc.LocalEnergy(path, pos, np.full(40, 6), (6.4, 4.8, 10.0))
+    e = mc.LocalEnergy(path, pos, np.full(40, 6), (6.4, 4.8, 10.0), min_distance=None)  # test particles
     _random_moves(e, rng, 400, 1.0)
     assert e.energy == pytest.approx(e.full_energy(), rel=RUNNING_RTOL)
 
@@ -79,12 +80,12 @@ def test_detailed_balance_in_a_known_potential(tmp_path):
     assert amp > 0.01  # a real potential, not flat
     T = amp / (2.0 * mc.KB_EV)  # u spans 2 kT
     pos = np.column_stack([np.random.default_rng(5).uniform(0, 3.2, (12, 2)), np.full(12, 5.0)])
-    e = mc.LocalEnergy(path, pos, np.full(12, 6), cell)
+    e = mc.LocalEnergy(path, pos, np.full(12, 6), cell, min_distance=None)  # non-interacting: may overlap
     res = mc.run(e, temperature=T, steps=6000, seed=6, step=0.3, adapt=0, progress=False, check_every=2000)
     assert 0.2 < res.acceptance < 0.95 and len(res.checks) == 3
     # positions sampled every 10 steps after a burn-in, folded onto one period
     samples = []
-    e2 = mc.LocalEnergy(path, e.positions, np.full(12, 6), cell)
+    e2 = mc.LocalEnergy(path, e.positions, np.full(12, 6), cell, min_distance=None)
     rng = np.random.default_rng(7)
     for s in range(6000):
         i = int(rng.integers(12))
@@ -102,6 +103,19 @@ def test_detailed_balance_in_a_known_potential(tmp_path):
     # Boltzmann weights here range from ~0.03 to ~0.26 per bin, and uniform sampling (0.125) misses by > 0.08
     assert np.abs(got - want).max() < 0.03, (got, want)
     assert np.abs(want - 1 / 8).max() > 0.08
+
+
+def test_moves_never_overlap_atoms():
+    e = mc.LocalEnergy(SHEETS, honeycomb())
+    target = e.positions[5, :2] + [0.2, 0.0]  # 0.2 Angstrom from atom 5
+    assert e.propose(0, target) == math.inf
+    with pytest.raises(ednn.InputError, match="accept: expected a proposed move first"):
+        e.accept()
+    res = mc.run(e, temperature=20000.0, steps=400, seed=3, step=0.6, adapt=0, progress=False)
+    d = e.positions[:, None, :2] - e.positions[None, :, :2]
+    d -= e.lengths * np.round(d / e.lengths)
+    r = np.hypot(d[..., 0], d[..., 1]) + np.eye(len(d)) * 10
+    assert r.min() >= MIN_DISTANCE and res.accepted > 50
 
 
 def test_bad_inputs_refused(tmp_path):

@@ -23,6 +23,7 @@ from ..errors import InputError
 from ..inference import batch_tiles, run_tiles
 from ..model import Model, load_model
 from ..rasterize import CUTOFF_GAMMAS, prepare, rasterize
+from .domain import MIN_DISTANCE, check_atoms
 from .recipe import ImageRecipe
 
 __all__ = ["predict", "image", "DEFAULT_MAX_WINDOW"]
@@ -76,6 +77,7 @@ def image(
     spacing: float | Sequence[float] | None = None,
     gamma: float | None = None,
     threads: int | None = None,
+    min_distance: float | None = MIN_DISTANCE,
 ) -> np.ndarray:
     """The whole input grid the model sees for ``atoms``: ``(S_1..S_d)`` for a one-channel model, else
     ``(C, S_1, S_2)`` (channels per ``ednn.channel_names``), float32, at the model's spacing and gamma.
@@ -87,6 +89,7 @@ def image(
     m = load_model(model)
     recipe = ImageRecipe.from_model(m, spacing, gamma)
     pos, z, cell_in = _unpack(atoms, numbers, cell, m.ndim)
+    check_atoms(m, z, pos, cell_in, min_distance=min_distance)
     grid = recipe.image(pos, z, cell_in, focus=m.focus, dtype=np.float32, threads=threads)
     return grid[0] if len(recipe.channels) == 1 else grid
 
@@ -106,6 +109,7 @@ def predict(
     threads: int | None = None,
     progress: bool = False,
     client: Any = None,
+    min_distance: float | None = MIN_DISTANCE,
 ) -> float | np.ndarray:
     """Extensive quantities (e.g. the energy) of an atomic system from an EDNN model.
 
@@ -131,6 +135,9 @@ def predict(
         Largest window, in grid points, rasterized at once (default :data:`DEFAULT_MAX_WINDOW`).
     providers, threads, progress
         As for :func:`ednn.predict` (threads also sets the rasterizer's OpenMP threads).
+    min_distance
+        Atoms closer than this (Angstrom, 3-D) are refused, as are elements outside the model's
+        ``ednn.species`` (:func:`ednn.atoms.domain.check_atoms`); None skips the distance check.
     client
         A ``dask.distributed.Client``: the blocks of tiles run as tasks on its workers, each task
         receiving only the points near its block's window (never the whole system), and the block
@@ -164,6 +171,7 @@ def predict(
     g = recipe.gamma
     grid = recipe.grid_shape(lengths, m.focus)
     sysm = prepare(pos, z, cell_in, grid, g, None, None)  # checks positions / numbers; raises InputError
+    check_atoms(m, sysm.numbers, pos, cell_in, min_distance=min_distance)  # known elements, no overlaps
     lengths = sysm.cell
     # every channel is a set of weighted points (atoms; bond midpoints), rasterized per window; the
     # checked (n, d) float64 copy serves as the atoms' points when they are used as given (no second copy)
