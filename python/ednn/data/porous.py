@@ -23,7 +23,7 @@ import numpy as np
 
 from .._checks import two_ints
 from ..errors import InputError
-from .sheets import BASE_CELLS, CELL_Z, POROUS_CELLS, RECT_CELL
+from .sheets import BASE_CELLS, CELL_Z, POROUS_CELLS, RECT_CELL, pore_ranges
 
 __all__ = ["porous_sheet", "cells_for_area", "write_h5", "read_h5", "write_extxyz", "STRUCTURE_FORMAT"]
 
@@ -68,15 +68,7 @@ def porous_sheet(
     ``(3,)`` edge lengths (Å). Memory: the result plus one byte per lattice site.
     """
     nx, ny = two_ints("cells", cells, 1)
-    lo, hi = two_ints("pores", pores, 0)
-    if hi < lo:
-        raise InputError(f"pores: expected (min, max) with min <= max, got {pores!r}")
-    try:
-        rmin, rmax = (float(r) for r in radius)
-    except (TypeError, ValueError):
-        raise InputError(f"radius: expected (min, max) in Angstrom, got {radius!r}") from None
-    if not 0 < rmin <= rmax:
-        raise InputError(f"radius: expected 0 < min <= max, got {radius!r}")
+    (lo, hi), (rmin, rmax) = pore_ranges(pores, radius)
     ax, ay = RECT_CELL
     L = np.array([nx * ax, ny * ay])
     rng = np.random.default_rng([int(seed), 35_200_000])

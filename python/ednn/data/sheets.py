@@ -56,6 +56,7 @@ __all__ = [
     "honeycomb",
     "hexagonal_sheet",
     "porous_graphene",
+    "pore_ranges",
     "generate",
     "calibrate_rattle",
 ]
@@ -232,15 +233,7 @@ def porous_graphene(
     that keep fewer than ``min_keep`` of the sites are redrawn. ``atoms.info`` records ``family``
     (``"porous"``), ``sites``, ``pores`` and ``vacancies`` (sites removed).
     """
-    lo, hi = two_ints("pores", pores, 0)
-    if hi < lo:
-        raise InputError(f"pores: expected (min, max) with min <= max, got {pores!r}")
-    try:
-        rmin, rmax = (float(r) for r in radius)
-    except (TypeError, ValueError):
-        raise InputError(f"radius: expected (min, max) in Angstrom, got {radius!r}") from None
-    if not 0 < rmin <= rmax:
-        raise InputError(f"radius: expected 0 < min <= max, got {radius!r}")
+    (lo, hi), (rmin, rmax) = pore_ranges(pores, radius)
     if not 0 < min_keep <= 1:
         raise InputError(f"min_keep: expected a fraction in (0, 1], got {min_keep!r}")
     sheet = honeycomb(cells)
@@ -262,6 +255,20 @@ def porous_graphene(
     atoms = sheet[keep]
     atoms.info.update(family="porous", sites=len(sheet), pores=n_pores, vacancies=int(len(sheet) - keep.sum()))
     return atoms
+
+
+def pore_ranges(pores: Sequence[int], radius: Sequence[float]) -> tuple[tuple[int, int], tuple[float, float]]:
+    """``pores`` (min, max) ints and ``radius`` (min, max) Angstrom, checked; raises :class:`InputError`."""
+    lo, hi = two_ints("pores", pores, 0)
+    if hi < lo:
+        raise InputError(f"pores: expected (min, max) with min <= max, got {pores!r}")
+    try:
+        rmin, rmax = (float(r) for r in radius)
+    except (TypeError, ValueError):
+        raise InputError(f"radius: expected (min, max) in Angstrom, got {radius!r}") from None
+    if not 0 < rmin <= rmax:
+        raise InputError(f"radius: expected 0 < min <= max, got {radius!r}")
+    return (lo, hi), (rmin, rmax)
 
 
 def _neighbours(xy: np.ndarray, lengths: np.ndarray, cutoff: float) -> list[np.ndarray]:
