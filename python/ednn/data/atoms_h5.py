@@ -375,12 +375,16 @@ def _locked(path: Path) -> Iterator[None]:
     folder = _journal(path)
     fd = None
     while fcntl is not None:
-        folder.mkdir(exist_ok=True)
         lock = folder / "lock"
         try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
-        except FileNotFoundError:  # the folder was just removed by the previous writer: again
-            continue
+            folder.mkdir(exist_ok=True)
+            try:
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+            except FileNotFoundError:  # the folder was just removed by the previous writer: again
+                continue
+        except OSError as exc:
+            raise InputError(f"out: expected a file in a folder this process can write in, got {str(path)!r} "
+                             f"({type(exc).__name__}: {exc})") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
