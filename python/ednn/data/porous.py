@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import two_ints
+from .._io import atomic_path, atomic_write
 from ..errors import InputError
 from .sheets import BASE_CELLS, CELL_Z, POROUS_CELLS, RECT_CELL, pore_ranges
 
@@ -131,21 +132,15 @@ def write_h5(path: str | os.PathLike[str], positions: np.ndarray, numbers: np.nd
     import h5py
 
     p = Path(path)
-    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
-    try:
-        with h5py.File(tmp, "w") as h5:
-            h5.attrs["format"] = STRUCTURE_FORMAT
-            h5.attrs["cell"] = np.asarray(cell, dtype=np.float64)
-            h5.attrs["pbc"] = np.array([True, True, False])
-            for k, v in attrs.items():
-                h5.attrs[k] = v
-            n = max(1, len(numbers))
-            h5.create_dataset("positions", data=np.asarray(positions, dtype=np.float64), chunks=(min(n, 1 << 16), 3))
-            h5.create_dataset("numbers", data=np.asarray(numbers, dtype=np.uint8), chunks=(min(n, 1 << 18),))
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(p, name="path") as tmp, h5py.File(tmp, "w") as h5:
+        h5.attrs["format"] = STRUCTURE_FORMAT
+        h5.attrs["cell"] = np.asarray(cell, dtype=np.float64)
+        h5.attrs["pbc"] = np.array([True, True, False])
+        for k, v in attrs.items():
+            h5.attrs[k] = v
+        n = max(1, len(numbers))
+        h5.create_dataset("positions", data=np.asarray(positions, dtype=np.float64), chunks=(min(n, 1 << 16), 3))
+        h5.create_dataset("numbers", data=np.asarray(numbers, dtype=np.uint8), chunks=(min(n, 1 << 18),))
     return p
 
 
@@ -165,21 +160,15 @@ def write_extxyz(path: str | os.PathLike[str], positions: np.ndarray, numbers: n
                  chunk: int = 1 << 20) -> Path:
     """Write an extended-XYZ file (what ``ase.io.read`` reads) in chunks, without building an ``ase.Atoms``."""
     p = Path(path)
-    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
     symbols = {5: "B", 6: "C", 7: "N"}
     c = [float(v) for v in cell]
-    try:
-        with open(tmp, "w") as fh:
-            fh.write(f"{len(positions)}\n")
-            fh.write(f'Lattice="{c[0]!r} 0.0 0.0 0.0 {c[1]!r} 0.0 0.0 0.0 {c[2]!r}" Properties=species:S:1:pos:R:3 '
-                     'pbc="T T F"\n')
-            for s in range(0, len(positions), chunk):
-                z = np.asarray(numbers[s:s + chunk])
-                sym = np.array([symbols.get(int(v), "X") for v in np.unique(z)])[np.searchsorted(np.unique(z), z)]
-                block = np.column_stack([sym, np.char.mod("%.8f", positions[s:s + chunk])])
-                fh.write("\n".join(" ".join(row) for row in block) + "\n")
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_write(p, "w", name="path") as fh:
+        fh.write(f"{len(positions)}\n")
+        fh.write(f'Lattice="{c[0]!r} 0.0 0.0 0.0 {c[1]!r} 0.0 0.0 0.0 {c[2]!r}" Properties=species:S:1:pos:R:3 '
+                 'pbc="T T F"\n')
+        for s in range(0, len(positions), chunk):
+            z = np.asarray(numbers[s:s + chunk])
+            sym = np.array([symbols.get(int(v), "X") for v in np.unique(z)])[np.searchsorted(np.unique(z), z)]
+            block = np.column_stack([sym, np.char.mod("%.8f", positions[s:s + chunk])])
+            fh.write("\n".join(" ".join(row) for row in block) + "\n")
     return p
