@@ -13,4 +13,4 @@ T = np.concatenate([
     np.full(20_000, 1e6),                     # uniformly random spins (bond correlation 2e-6)
 ])
 s = ising.sample(8, T.size, temperatures=T, seed=11, progress=False)
-print(ising.save("ising8_wide_100k.npz", s), len(s))
+print(ising.save("ising8_wide_100k.npz", s, overwrite=True), len(s))  # regenerates its own file

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .atoms.blocks import block_tiles
 from .errors import require_extra
 from .inference import Accumulator, run_tiles
 from .model import load_model
@@ -32,10 +33,8 @@ __all__ = ["map_blocks", "local_client", "connect"]
 def _block_total(model_path: str, geometry: Any, start: tuple[int, ...], data: tuple[np.ndarray, ...],
                  batch_size: int, providers: Sequence[Any] | None) -> tuple[np.ndarray, int]:
     """On a worker: the output-scaled total ``(K,)`` of one block and its number of tiles."""
-    from .atoms.predict import _block_tiles
-
     m = load_model(model_path)  # cached per worker process
-    tiles = _block_tiles(m, geometry, start, *data)
+    tiles = block_tiles(m, geometry, start, *data)
     total = run_tiles(m, [0], lambda _, slot: (0, tiles), groups=1, total=len(tiles), batch_size=batch_size,
                       providers=providers, threads=geometry.threads)[0]
     return total, len(tiles)

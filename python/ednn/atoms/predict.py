@@ -14,7 +14,7 @@ import itertools
 import math
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +22,8 @@ from .._checks import axis_ints, cell_lengths, check_optional_positive_int, chec
 from ..errors import InputError
 from ..inference import batch_tiles, run_tiles
 from ..model import Model, load_model
-from ..rasterize import CUTOFF_GAMMAS, prepare, rasterize
+from ..rasterize import CUTOFF_GAMMAS, prepare
+from .blocks import BlockGeometry, block_tiles
 from .domain import MIN_DISTANCE, check_atoms
 from .recipe import ImageRecipe
 
@@ -221,12 +222,12 @@ def predict(
                 idx = idx[_near(wrapped[idx, k], lo, span, lengths[k])]
             yield head, idx
 
-    geometry = _Geometry(tuple(grid), tuple(lengths), g, tuple(f), tuple(c), tuple(t), tuple(b), tuple(n_tiles), C,
+    geometry = BlockGeometry(tuple(grid), tuple(lengths), g, tuple(f), tuple(c), tuple(t), tuple(b), tuple(n_tiles), C,
                          threads)
 
     def make_tiles(block: tuple[tuple[int, ...], np.ndarray], slot: int) -> tuple[int, np.ndarray]:
         start, idx = block
-        return 0, _block_tiles(m, geometry, start, pos[idx], z[idx], chan[idx])
+        return 0, block_tiles(m, geometry, start, pos[idx], z[idx], chan[idx])
 
     if client is not None:
         from ..distributed import map_blocks
@@ -238,37 +239,3 @@ def predict(
         totals = run_tiles(m, block_atoms(), make_tiles, groups=1, total=total_tiles, batch_size=batch_size,
                            providers=providers, threads=threads, progress=progress, desc="ednn atoms")[0]
     return float(totals[0]) if m.n_outputs == 1 else totals
-
-
-class _Geometry(NamedTuple):
-    """What cutting one block of tiles needs besides its points (small; sent to Dask workers)."""
-
-    grid: tuple[int, ...]
-    lengths: tuple[float, ...]
-    gamma: float
-    focus: tuple[int, ...]
-    context: tuple[int, ...]
-    tile: tuple[int, ...]
-    block: tuple[int, ...]
-    n_tiles: tuple[int, ...]
-    channels: int
-    threads: int | None
-
-
-def _block_tiles(m: Model, geo: _Geometry, start: tuple[int, ...], points: np.ndarray, weights: np.ndarray,
-                 chan: np.ndarray) -> np.ndarray:
-    """The tiles ``(n, C, t...)`` of the block starting at tile ``start``, rasterized from the points
-    near its window (``points`` ``(m, d)``, ``weights`` ``(m,)``, ``chan`` ``(m,)``), input-scaled."""
-    d, f, c, t, C = len(geo.grid), geo.focus, geo.context, geo.tile, geo.channels
-    counts = [min(geo.block[k], geo.n_tiles[k] - start[k]) for k in range(d)]
-    origin = [start[k] * f[k] - c[k] for k in range(d)]
-    window = [counts[k] * f[k] + 2 * c[k] for k in range(d)]
-    w = np.empty((C,) + tuple(window), dtype=np.float32)
-    for k in range(C):
-        sel = chan == k
-        rasterize(points[sel], weights[sel], geo.lengths, geo.grid, gamma=geo.gamma, origin=origin,
-                  window_shape=window, threads=geo.threads, out=w[k])
-    m.scale_input(w)
-    view = np.lib.stride_tricks.sliding_window_view(w, (C,) + tuple(t))[(0,) + tuple(slice(None, None, fk) for fk in f)]
-    # (n_1..n_d, C, t_1..t_d) -> (tiles, C, t...)
-    return np.ascontiguousarray(view.reshape((-1, C) + tuple(t)))

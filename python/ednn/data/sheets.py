@@ -20,7 +20,7 @@ snapshots for one trajectory of a dataset.
 All randomness comes from ``numpy.random.default_rng([seed, trajectory])``, so a trajectory is
 reproducible from its seed and number alone (what makes dataset runs resumable).
 
-One module on purpose (~450 lines): the lattices, their constants and the generator settings
+One module on purpose (~530 lines): the lattices, their constants and the generator settings
 stored with every dataset (which name those lattices) change together.
 """
 
