@@ -63,3 +63,20 @@ def test_temperature_range_and_gaussian_rattles():
 def test_bad_options_refused(kw, match):
     with pytest.raises(ednn.InputError, match=match):
         SheetsConfig(**kw)
+
+
+def test_command_line_options(tmp_path, capsys):
+    pytest.importorskip("tblite")
+    pytest.importorskip("h5py")
+    import json
+
+    from ednn.cli import main
+    from ednn.data.atoms_h5 import load
+
+    out = tmp_path / "d.h5"
+    assert main(["data", "sheets", "--count", "2", "--out", str(out), "--workers", "0", "--thermal", "rattle",
+                 "--snapshots", "2", "--registry", "random", "--temperature", "0", "--temperature-max", "1500",
+                 "--rattle-fraction", "0.5", "--rattle-max", "0.05", "--no-progress"]) == 0
+    gen = json.loads(load(out).attrs["generator"])
+    assert gen["registry"] == "random" and gen["temperature_max"] == 1500.0 and gen["rattle_fraction"] == 0.5
+    assert gen["rattle_max"] == 0.05 and gen["temperature"] == 0.0

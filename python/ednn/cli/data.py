@@ -73,6 +73,14 @@ def _common(q: argparse.ArgumentParser) -> None:
     m.add_argument("--equilibrate", type=int, default=1000, help="MD steps before the first snapshot (default 1000)")
     m.add_argument("--interval", type=int, default=200, help="MD steps between snapshots (default 200)")
     m.add_argument("--timestep", type=float, default=1.0, help="MD time step in fs (default 1)")
+    m.add_argument("--temperature-max", type=float, default=None,
+                   help="draw each trajectory's temperature uniformly in [--temperature, this] (K; default: one temperature)")
+    m.add_argument("--registry", default="fixed", choices=["fixed", "random"],
+                   help="random: move every trajectory's sheet rigidly by a random in-plane vector (default fixed)")
+    m.add_argument("--rattle-fraction", type=float, default=0.0,
+                   help="share of trajectories made of independent Gaussian rattles instead of MD (default 0)")
+    m.add_argument("--rattle-max", type=float, default=0.06,
+                   help="largest standard deviation of those rattles, Angstrom, drawn uniformly per trajectory (default 0.06)")
     lab = q.add_argument_group("labels (tblite)")
     lab.add_argument("--method", default="GFN1-xTB", choices=["GFN1-xTB", "GFN2-xTB", "IPEA1-xTB"])
     lab.add_argument("--damping", type=float, default=0.1, help="SCF mixer damping (default 0.1)")
@@ -84,6 +92,12 @@ def _common(q: argparse.ArgumentParser) -> None:
                      help="electronic temperatures (K) tried last; they change the label's meaning (default none)")
     lab.add_argument("--label-repeat", type=int, default=1,
                      help="label the n x n tiled cell and divide by n^2 (less Gamma-point error; default 1)")
+
+
+def _distribution(a: argparse.Namespace) -> dict[str, object]:
+    """The training-distribution options of both generators (ednn.data.sheets._SnapshotSettings)."""
+    return {"temperature_max": a.temperature_max, "registry": a.registry, "rattle_fraction": a.rattle_fraction,
+            "rattle_max": a.rattle_max}
 
 
 def _run_data(a: argparse.Namespace, config: object) -> int:
@@ -119,7 +133,7 @@ def _add_sheets(kinds: argparse._SubParsersAction) -> None:
             families=tuple(s.strip() for s in a.families.split(",") if s.strip()), repeat=a.repeat,
             defect_fraction=a.defect_fraction, max_vacancies=a.max_vacancies, temperature=a.temperature,
             thermal=a.thermal, equilibrate_steps=a.equilibrate, interval_steps=a.interval, snapshots=a.snapshots,
-            timestep_fs=a.timestep,
+            timestep_fs=a.timestep, **_distribution(a),
         )
         return _run_data(a, cfg)
 
@@ -140,6 +154,7 @@ def _add_porous(kinds: argparse._SubParsersAction) -> None:
         cfg = PorousConfig(
             pores=a.pores, radius=a.radius, temperature=a.temperature, thermal=a.thermal,
             equilibrate_steps=a.equilibrate, interval_steps=a.interval, snapshots=a.snapshots, timestep_fs=a.timestep,
+            **_distribution(a),
         )
         return _run_data(a, cfg)
 

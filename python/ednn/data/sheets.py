@@ -292,12 +292,8 @@ def _prune_dangling(xy: np.ndarray, lengths: np.ndarray, keep: np.ndarray) -> np
 
 # --------------------------------------------------------------------------- dataset configurations
 @dataclass(frozen=True)
-class SheetsConfig:
-    """Settings of the hexagonal-sheets generator (stored with every dataset).
-
-    Each trajectory draws a family uniformly from ``families``; with probability ``defect_fraction``
-    every 60-site block gets 1..``max_vacancies`` vacancies (uniform), else the sheet is pristine;
-    then ``snapshots`` thermal snapshots follow (:func:`ednn.data.md.thermalize`).
+class _SnapshotSettings:
+    """Thermal snapshots and the training-distribution options shared by both generators.
 
     Training distribution options (the defaults reproduce the original datasets draw for draw):
     ``registry`` ``"fixed"`` (every sheet starts from the same registry on the image grid) or
@@ -309,21 +305,36 @@ class SheetsConfig:
     (Angstrom) per trajectory.
     """
 
-    families: tuple[str, ...] = FAMILIES
-    repeat: int = 1
-    defect_fraction: float = 0.5
-    max_vacancies: int = 3
     temperature: float = 1000.0
     thermal: str = "auto"
     equilibrate_steps: int = 1000
     interval_steps: int = 200
     snapshots: int = 5
     timestep_fs: float = 1.0
-    cells: tuple[int, int] = BASE_CELLS
     registry: str = "fixed"
     temperature_max: float | None = None
     rattle_fraction: float = 0.0
     rattle_max: float = 0.06
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+@dataclass(frozen=True)
+class SheetsConfig(_SnapshotSettings):
+    """Settings of the hexagonal-sheets generator (stored with every dataset).
+
+    Each trajectory draws a family uniformly from ``families``; with probability ``defect_fraction``
+    every 60-site block gets 1..``max_vacancies`` vacancies (uniform), else the sheet is pristine;
+    then ``snapshots`` thermal snapshots follow (:func:`ednn.data.md.thermalize`), with the options
+    of :class:`_SnapshotSettings`.
+    """
+
+    families: tuple[str, ...] = FAMILIES
+    repeat: int = 1
+    defect_fraction: float = 0.5
+    max_vacancies: int = 3
+    cells: tuple[int, int] = BASE_CELLS
     kind: str = field(default="sheets", init=False)
 
     def __post_init__(self) -> None:
@@ -340,38 +351,16 @@ class SheetsConfig:
             raise InputError(f"max_vacancies: expected an int in [0, sites per block), got {self.max_vacancies!r}")
         _check_thermal(self)
 
-    def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
-
 
 @dataclass(frozen=True)
-class PorousConfig:
-    """Settings of the porous-graphene generator (stored with every dataset).
-
-    Training distribution options (the defaults reproduce the original datasets draw for draw):
-    ``registry`` ``"fixed"`` (every sheet starts from the same registry on the image grid) or
-    ``"random"`` (each trajectory is translated rigidly by a uniform random in-plane vector);
-    ``temperature_max``: when set, each trajectory's temperature is uniform in
-    [``temperature``, ``temperature_max``] (0 K gives the ideal sheet); ``rattle_fraction``: the
-    share of trajectories whose snapshots are independent Gaussian displacements of every
-    Cartesian component instead of MD, with a standard deviation uniform in [0, ``rattle_max``]
-    (Angstrom) per trajectory.
-    """
+class PorousConfig(_SnapshotSettings):
+    """Settings of the porous-graphene generator (stored with every dataset); thermal snapshots and
+    training-distribution options as :class:`_SnapshotSettings`."""
 
     pores: tuple[int, int] = (1, 6)
     radius: tuple[float, float] = (1.5, 5.0)
     min_keep: float = 0.5
-    temperature: float = 1000.0
-    thermal: str = "auto"
-    equilibrate_steps: int = 1000
-    interval_steps: int = 200
-    snapshots: int = 5
-    timestep_fs: float = 1.0
     cells: tuple[int, int] = POROUS_CELLS
-    registry: str = "fixed"
-    temperature_max: float | None = None
-    rattle_fraction: float = 0.0
-    rattle_max: float = 0.06
     kind: str = field(default="porous", init=False)
 
     def __post_init__(self) -> None:
@@ -383,9 +372,6 @@ class PorousConfig:
         if len(self.radius) != 2 or not 0 < self.radius[0] <= self.radius[1]:
             raise InputError(f"radius: expected (min, max) with 0 < min <= max, got {self.radius!r}")
         _check_thermal(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
 
 
 def _check_thermal(cfg: Any) -> None:
