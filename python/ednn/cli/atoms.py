@@ -49,7 +49,7 @@ def _structures(files: list[str], limit: int | None) -> Any:
 
 
 def add_atoms(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("atoms", help="atoms datasets and models: info, predict")
+    p = sub.add_parser("atoms", help="atoms datasets and models: info, predict, evaluate, mc")
     cmds = p.add_subparsers(dest="atoms_command", metavar="ACTION", required=True)
 
     q = cmds.add_parser("info", help="summarise a dataset from `ednn data sheets|porous`")
