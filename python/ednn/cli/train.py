@@ -65,7 +65,7 @@ def add_export(sub: argparse._SubParsersAction) -> None:
 
 def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="errors of a model on a dataset, with parity and error plots")
-    p.add_argument("model", help="EDNN .onnx file")
+    p.add_argument("model", help="EDNN .onnx file, or the name of a shipped model (see `ednn models`)")
     p.add_argument("data", help="dataset (.npz from `ednn data ising`)")
     p.add_argument("--out-dir", default=".", help="where NAME_parity.png and NAME_metrics.json go")
     p.add_argument("--name", default=None, help="prefix of the written files (default: the data file's stem)")
@@ -74,8 +74,9 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     def run(a: argparse.Namespace) -> int:
         require_extra("train", "ednn evaluate", "matplotlib")
         from ..evaluate.ising import evaluate_ising
+        from ..models import resolve
 
-        r = evaluate_ising(a.model, a.data, out_dir=a.out_dir, name=a.name, progress=not a.no_progress)
+        r = evaluate_ising(resolve(a.model), a.data, out_dir=a.out_dir, name=a.name, progress=not a.no_progress)
         print(r["table"])
         print(f"plot: {r['plot']}")
         return 0
