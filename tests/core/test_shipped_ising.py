@@ -48,3 +48,19 @@ def test_ordered_states(L):
     few = up.copy()
     few[np.random.default_rng(L).integers(0, L, size=(2, 3)).tolist()] = -1  # up to three flipped spins
     assert ednn.predict(MODEL, few) == pytest.approx(ising_energy(few), abs=tol)
+
+
+# the energy is invariant under translations (exact here: f = 1 tiles are permuted), mirrors, the
+# transpose, rotations and a global spin flip; the network is not constrained to the point-group
+# ones: measured spread 0.05 J median, 0.08 J worst over 20 random 64^2 lattices
+SYMMETRY_SPREAD_J = 0.25
+
+
+def test_symmetries_of_the_lattice():
+    rng = np.random.default_rng(7)
+    for _ in range(10):
+        s = rng.choice(np.array([-1, 1], np.int8), size=(64, 64))
+        images = [s, np.roll(s, (5, 11), (0, 1)), s[::-1], s[:, ::-1], s.T, np.rot90(s), np.rot90(s, 2), -s]
+        e = ednn.predict(MODEL, np.stack(images))[:, 0]
+        assert e.max() - e.min() < SYMMETRY_SPREAD_J, e
+        assert e[1] == pytest.approx(e[0], abs=1e-9)  # a translation only permutes the f = 1 tiles
