@@ -87,40 +87,17 @@ def map_blocks(client: Any, model_path: str, geometry: Any, blocks: Iterable[tup
 
 
 def local_client(workers: int, threads_per_worker: int = 1) -> Any:
-    """A client of a new :class:`distributed.LocalCluster` of ``workers`` processes (closed with it)."""
-    require_extra("dist", "ednn distributed runs", "distributed")
-    from distributed import Client, LocalCluster
-
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
-                           dashboard_address=None)
-    client = Client(cluster)
-    return _Closing(client, cluster)
-
-
-def connect(address: str) -> Any:
-    """A client of the running Dask scheduler at ``address`` (e.g. ``tcp://10.0.0.1:8786``)."""
+    """A ``distributed.Client`` of a new local cluster of ``workers`` processes; closing the client
+    (or leaving its ``with`` block) closes the cluster too."""
     require_extra("dist", "ednn distributed runs", "distributed")
     from distributed import Client
 
-    return _Closing(Client(address), None)
+    return Client(n_workers=workers, threads_per_worker=threads_per_worker, processes=True, dashboard_address=None)
 
 
-class _Closing:
-    """A client that closes its own local cluster too; usable with ``with``."""
+def connect(address: str) -> Any:
+    """A ``distributed.Client`` of the running Dask scheduler at ``address`` (e.g. ``tcp://10.0.0.1:8786``)."""
+    require_extra("dist", "ednn distributed runs", "distributed")
+    from distributed import Client
 
-    def __init__(self, client: Any, cluster: Any) -> None:
-        self.client, self.cluster = client, cluster
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.client, name)
-
-    def close(self) -> None:
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    return Client(address)
