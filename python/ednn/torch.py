@@ -5,7 +5,7 @@
 * :class:`EDNN` — wraps any per-tile network: tiles the input, runs the network on every tile, sums
   the contributions per example;
 * :class:`IsingDNN` and :class:`PaperCNN` — the fully-connected and convolutional per-tile networks
-  of Mills et al. (2019), section 2.1, with :class:`SmallCNN` and :class:`FocusMoments` (defined in
+  of Mills et al. (2019), section 2.1, with :class:`SmallCNN`, :class:`DensityCNN` and :class:`FocusMoments` (defined in
   :mod:`ednn.train.networks`, re-exported here);
 * :func:`export_onnx` — writes the per-tile network as an EDNN model file (one ONNX file with the
   ``ednn.*`` metadata) for :func:`ednn.predict`.
@@ -36,9 +36,10 @@ from torch import nn  # noqa: E402
 from ._checks import check_divisible, check_ndim, per_axis  # noqa: E402
 from ._io import atomic_path, check_new  # noqa: E402
 from .model import metadata_dict  # noqa: E402
-from .train.networks import FocusMoments, IsingDNN, PaperCNN, SmallCNN  # noqa: E402
+from .train.networks import DensityCNN, FocusMoments, IsingDNN, PaperCNN, SmallCNN  # noqa: E402
 
-__all__ = ["periodic_tiles", "EDNN", "IsingDNN", "PaperCNN", "SmallCNN", "FocusMoments", "export_onnx"]
+__all__ = ["periodic_tiles", "EDNN", "IsingDNN", "PaperCNN", "SmallCNN", "DensityCNN", "FocusMoments",
+           "export_onnx"]
 
 
 def periodic_tiles(
@@ -143,6 +144,12 @@ class EDNN(nn.Module):
         return y.reshape(B, -1, y.shape[1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.ndim == 2 and hasattr(self.net, "periodic_sum"):
+            # a network of per-pixel densities (DensityCNN): the same sum, each pixel computed once
+            if not (x.is_floating_point() or x.is_complex()):
+                x = x.to(torch.float32)
+            check_divisible(tuple(int(s) for s in x.shape[2:]), self.focus, what="x")
+            return self.net.periodic_sum(x)
         return self.contributions(x).sum(dim=1)
 
     def extra_repr(self) -> str:

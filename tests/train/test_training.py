@@ -42,7 +42,7 @@ def _cfg(data_path: Path, out: Path, **over) -> dict:
         ({"epochz": 3}, r"unknown key\(s\) 'epochz'"),
         ({"focus": 3}, r"config focus: .*size 8 of spatial axis 0 is not a multiple of the focus 3"),
         ({"data": "/nonexistent/file.npz"}, r"config data: expected an existing dataset file"),
-        ({"network": "resnet"}, r"config network: expected one of ising-dnn, paper-cnn, small-cnn, got 'resnet'"),
+        ({"network": "resnet"}, r"config network: expected one of ising-dnn, paper-cnn, small-cnn, density-cnn, got 'resnet'"),
         ({"learning_rate": -1}, r"config learning_rate: expected a positive number"),
         ({"batch_size": 0}, r"config batch_size: expected a positive integer, got 0"),
         ({"validation_split": 1.5}, r"config validation_split: expected a fraction"),

@@ -3,7 +3,7 @@
 A run is described by a YAML file; every key is checked before any training starts::
 
     data: ising-8.npz        # `ednn data ising` (NPZ) or `ednn data sheets|porous` (HDF5, imaged on the fly)
-    network: ising-dnn       # ising-dnn (the paper's FC network), paper-cnn or small-cnn
+    network: ising-dnn       # ising-dnn (the paper's FC network), paper-cnn, small-cnn or density-cnn
     focus: 1
     context: 1
     learning_rate: 1.0e-3    # Adam
@@ -15,6 +15,7 @@ A run is described by a YAML file; every key is checked before any training star
     output_dir: runs/ising-c1
     tile_dedup: auto         # sum the network over distinct tiles x counts (exact; fast on spins)
     baseline: auto           # atoms: a fixed per-species term (focus moments, least squares) + the network
+    augment: false           # atoms: image every training sheet again each epoch after a random rigid move
 
 Relative paths are taken relative to the YAML file's folder.
 """
@@ -34,7 +35,7 @@ from .data import load_training_data
 
 __all__ = ["TrainConfig", "load_config", "NETWORKS"]
 
-NETWORKS = ("ising-dnn", "paper-cnn", "small-cnn")
+NETWORKS = ("ising-dnn", "paper-cnn", "small-cnn", "density-cnn")
 
 
 @dataclass
@@ -65,12 +66,16 @@ class TrainConfig:
     baseline: Any = "auto"
     downsample: int = 1  # atoms: image at this multiple of the file's grid spacing
     pool: int = 1  # small-cnn: average-pool the tile by this factor before the convolutions
-    powers: int = 1  # small-cnn: V, V^2, ... as input channels (species separable per pixel)
+    powers: int = 1  # small-cnn, density-cnn: V, V^2, ... as input channels (species separable per pixel)
     # atoms: input channels (ednn.atoms.bonds): [V] (the Eq. 2 image) or [V, bond_dz2] (+ bond heights)
     channels: Any = None
     # atoms (sheets): image the atoms at their flattened in-plane positions (ednn.atoms.bonds.flatten), so
     # that out-of-plane ripples do not look like in-plane strain
     flatten: bool = False
+    # atoms: every epoch, image every training sheet again after a random translation (any vector) and
+    # random mirrors x -> -x, y -> -y (ednn.train.augment), so that the network learns what the pixel
+    # grid hides: that moving or mirroring a sheet does not change its energy
+    augment: bool = False
 
     @property
     def out(self) -> Path:
@@ -98,8 +103,12 @@ def _check(cfg: TrainConfig, base: Path | None) -> TrainConfig:
     cfg.channels = list(check_channels(cfg.channels, "config channels"))
     if not isinstance(cfg.flatten, bool):
         raise _fail("flatten", "true or false", cfg.flatten)
-    if cfg.network != "small-cnn" and (cfg.pool != 1 or cfg.powers != 1):
-        raise _fail("pool/powers", f"1 for network {cfg.network} (small-cnn options)", (cfg.pool, cfg.powers))
+    if cfg.network != "small-cnn" and cfg.pool != 1:
+        raise _fail("pool", f"1 for network {cfg.network} (a small-cnn option)", cfg.pool)
+    if cfg.network not in ("small-cnn", "density-cnn") and cfg.powers != 1:
+        raise _fail("powers", f"1 for network {cfg.network} (a small-cnn / density-cnn option)", cfg.powers)
+    if not isinstance(cfg.augment, bool):
+        raise _fail("augment", "true or false", cfg.augment)
     if cfg.device not in ("auto", "cpu", "cuda") and not str(cfg.device).startswith("cuda:"):
         raise _fail("device", "auto, cpu or cuda[:N]", cfg.device)
     try:
@@ -139,6 +148,13 @@ def _check(cfg: TrainConfig, base: Path | None) -> TrainConfig:
         check_divisible(ds.shape, f, what=f"data ({cfg.data})")
     except InputError as exc:
         raise InputError(f"config focus: {exc}") from None
+    if cfg.augment and ds.sheets is None:
+        raise _fail("augment", f"false for {ds.kind} data (random moves are for atomic sheets)", cfg.augment)
+    if cfg.network == "density-cnn":
+        from .networks import DensityCNN
+
+        DensityCNN(cfg.focus, cfg.context, channels=len(cfg.channels), outputs=len(cfg.outputs) or 1,
+                   powers=cfg.powers)  # raises when the focus/context do not fit the network
     return cfg
 
 

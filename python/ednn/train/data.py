@@ -12,6 +12,7 @@ import numpy as np
 from ..atoms.bonds import check_channels
 from ..atoms.recipe import ImageRecipe
 from ..errors import InputError
+from .augment import SheetImages
 
 __all__ = ["TrainingData", "load_training_data"]
 
@@ -33,6 +34,8 @@ class TrainingData:
     units: str
     discrete: bool
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: atoms: the sheets themselves, to image them again after random moves (``augment``)
+    sheets: SheetImages | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -92,7 +95,10 @@ def load_training_data(path: str | os.PathLike[str], downsample: int = 1,
         if len(shapes) != 1:
             raise InputError(f"data: expected cells of one size (one image shape), got image shapes {sorted(shapes)}")
         (shape,) = shapes
-        images = np.stack([recipe.image(ds.positions(i), ds.numbers(i), ds.cells[i], shape) for i in range(len(ds))])
+        # positions as imaged (flattened once here when the recipe flattens), kept for random moves
+        imaged = [recipe.positions(ds.positions(i), ds.cells[i]) for i in range(len(ds))]
+        sheets = SheetImages.build(imaged, [ds.numbers(i) for i in range(len(ds))], ds.cells[: len(ds)], recipe, shape)
+        images = np.stack([sheets.recipe.image(imaged[i], sheets.numbers[i], ds.cells[i], shape) for i in range(len(ds))])
         species = sorted({int(z) for i in range(len(ds)) for z in ds.numbers(i)})
         a = ds.attrs
         data = TrainingData(
@@ -104,6 +110,7 @@ def load_training_data(path: str | os.PathLike[str], downsample: int = 1,
                 "energy_convention": str(a.get("energy_convention", "")),
                 **recipe.to_metadata(),
             },
+            sheets,
         )
     else:
         raise InputError(f"data: expected a .npz (Ising) or .h5 (atoms) dataset, got {p.name!r}")

@@ -33,15 +33,17 @@ _CURVE_HEADER = ["epoch", "step", "train_mse", "val_mse", "val_mae", "learning_r
 
 
 def build_network(cfg: TrainConfig, tile: int, moments: int = 0, coefficients: Any = None, scale: float = 1.0) -> Any:
-    """The per-tile network of ``cfg`` (ising-dnn, paper-cnn or small-cnn).
+    """The per-tile network of ``cfg`` (ising-dnn, paper-cnn, small-cnn or density-cnn).
 
     With ``moments > 0`` it is wrapped in :class:`ednn.torch.FocusMoments` with ``coefficients``
     (zeros when None, e.g. before loading a checkpoint) and ``scale``.
     """
-    from .networks import FocusMoments, IsingDNN, PaperCNN, SmallCNN
+    from .networks import DensityCNN, FocusMoments, IsingDNN, PaperCNN, SmallCNN
 
     if cfg.network == "ising-dnn":
         net = IsingDNN(cfg.focus, cfg.context, channels=1)
+    elif cfg.network == "density-cnn":
+        net = DensityCNN(cfg.focus, cfg.context, channels=_n_channels(cfg), outputs=len(cfg.outputs), powers=cfg.powers)
     elif cfg.network == "small-cnn":
         net = SmallCNN(tile=tile, channels=_n_channels(cfg), outputs=len(cfg.outputs), pool=cfg.pool, powers=cfg.powers)
     else:
@@ -220,6 +222,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
             writer.writerow(_CURVE_HEADER)
         model.train()
         for epoch in range(start_epoch, cfg.epochs):
+            if cfg.augment:  # every training sheet imaged again after a random rigid move
+                grids = x_all.numpy()
+                ds.sheets.images(tr_idx, cfg.seed, epoch, grids)
             perm = torch.from_numpy(tr_idx)[torch.randperm(n_tr, generator=gen)]
             run, seen = 0.0, 0
             for i in range(0, n_tr, cfg.batch_size):

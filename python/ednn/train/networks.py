@@ -1,5 +1,6 @@
 """Per-tile networks (extra ``train``): the paper's :class:`IsingDNN` and :class:`PaperCNN`, the
-CPU-sized :class:`SmallCNN`, and :class:`FocusMoments` (a fixed per-species term in the graph).
+CPU-sized :class:`SmallCNN`, the translation-equivariant :class:`DensityCNN`, and
+:class:`FocusMoments` (a fixed per-species term in the graph).
 
 Each maps tiles ``(N, C, t_1..t_d)`` to contributions ``(N, K)``; :class:`ednn.torch.EDNN` tiles a
 grid and sums them. All four are re-exported by :mod:`ednn.torch`.
@@ -17,7 +18,7 @@ from torch import nn
 from .._checks import check_ndim, per_axis
 from ..errors import InputError
 
-__all__ = ["IsingDNN", "PaperCNN", "SmallCNN", "FocusMoments"]
+__all__ = ["IsingDNN", "PaperCNN", "SmallCNN", "DensityCNN", "FocusMoments"]
 
 
 class IsingDNN(nn.Module):
@@ -144,15 +145,101 @@ class SmallCNN(nn.Module):
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(self.flat_features, 64), nn.ReLU(), nn.Linear(64, outputs))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.powers > 1:
-            v = x[:, :1]
-            r = v / self.power_scale
-            chans, p = [v], v
-            for _ in range(self.powers - 1):
-                p = p * r
-                chans.append(p)
-            x = torch.cat(chans + [x[:, 1:]], dim=1)
-        return self.head(self.features(x))
+        return self.head(self.features(_pixel_powers(x, self.powers, self.power_scale)))
+
+
+def _pixel_powers(x: torch.Tensor, powers: int, scale: float) -> torch.Tensor:
+    """``(N, C, ...)`` -> ``(N, C + powers - 1, ...)``: channel 0 ``V`` becomes ``V (V / scale)^(k-1)``,
+    k = 1..``powers``; further channels pass unchanged."""
+    if powers == 1:
+        return x
+    v = x[:, :1]
+    r = v / scale
+    chans, p = [v], v
+    for _ in range(powers - 1):
+        p = p * r
+        chans.append(p)
+    return torch.cat(chans + [x[:, 1:]], dim=1)
+
+
+class DensityCNN(nn.Module):
+    """A per-tile network that is a sum of per-pixel energy densities over the tile's focus.
+
+    The tile ``(N, C, f_1 + 2c_1, f_2 + 2c_2)`` goes through pixel powers (as :class:`SmallCNN`),
+    a ``stride`` x ``stride`` patch convolution (one output pixel per ``stride``² input pixels),
+    3x3 convolutions with ``dilations`` and no padding, and a 1x1 head: a density map on the coarse
+    grid whose value at a pixel depends only on the input within ``stride * (1 + sum(dilations))``
+    pixels of it. Its sum over the focus (``f_k / stride`` coarse pixels per axis) is the tile's
+    contribution ``(N, outputs)``, divided by the number of coarse focus pixels (a constant, so that
+    a tile's output is O(1) as that of a per-tile network).
+
+    So the sum over all tiles of a periodic grid is the sum of one density over every coarse pixel
+    of the grid, whatever the tiling: shifting the grid by a multiple of ``stride`` pixels changes
+    nothing (exactly, not learned), and only shifts by fractions of ``stride`` pixels are left to
+    learn (by random translations in training, ``augment: true``). The context must hold the
+    receptive field: ``sum(dilations) <= c / stride``. :meth:`periodic_sum` evaluates a whole
+    periodic grid at once (no overlap between tiles: what training uses); it equals the sum over
+    the tiles to float rounding.
+
+    Smooth activations (SiLU) keep the density a smooth function of the image, which is what lets
+    the sub-``stride`` shifts be learned.
+    """
+
+    def __init__(self, focus: int | Sequence[int] = 32, context: int | Sequence[int] = 16, channels: int = 1,
+                 outputs: int = 1, powers: int = 3, power_scale: float = 6.0, stride: int = 2,
+                 widths: Sequence[int] = (16, 16, 32, 32), dilations: Sequence[int] = (1, 2, 2, 3),
+                 head: int = 32) -> None:
+        super().__init__()
+        f = per_axis("focus", focus, 2, 1)
+        c = per_axis("context", context, 2, 0)
+        for name, v in (("channels", channels), ("outputs", outputs), ("stride", stride), ("head", head)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InputError(f"{name}: expected a positive int, got {v!r}")
+        if isinstance(powers, bool) or not isinstance(powers, int) or not 1 <= powers <= 4:
+            raise InputError(f"powers: expected an int in 1..4, got {powers!r}")
+        widths, dilations = [int(v) for v in widths], [int(v) for v in dilations]
+        if not widths or len(widths) != len(dilations) or min(widths) < 1 or min(dilations) < 1:
+            raise InputError(f"widths, dilations: expected equal-length lists of positive ints, got {widths}, {dilations}")
+        if any(v % stride for v in (*f, *c)):
+            raise InputError(f"focus, context: expected multiples of the stride {stride}, got {f}, {c}")
+        reach = sum(dilations)
+        if reach > min(c) // stride:
+            raise InputError(f"dilations: expected a receptive field within the context (sum <= {min(c) // stride} "
+                             f"for context {c} and stride {stride}), got sum {reach}")
+        self.focus, self.context, self.stride, self.reach = f, c, stride, reach
+        self.powers, self.power_scale = powers, float(power_scale)
+        layers: list[nn.Module] = [nn.Conv2d(channels + powers - 1, widths[0], stride, stride=stride), nn.SiLU()]
+        c_in = widths[0]
+        for w, d in zip(widths, dilations):
+            layers += [nn.Conv2d(c_in, w, 3, dilation=d), nn.SiLU()]
+            c_in = w
+        layers += [nn.Conv2d(c_in, head, 1), nn.SiLU(), nn.Conv2d(head, outputs, 1)]
+        self.layers = nn.Sequential(*layers)
+        # densities are summed with weight 1 / (coarse pixels per focus): a tile's output is their mean,
+        # O(1) like that of a per-tile network, so learning rates carry over (a constant: sums stay exact)
+        self.norm = 1.0 / ((f[0] // stride) * (f[1] // stride))
+
+    def density(self, x: torch.Tensor, region: Sequence[int]) -> torch.Tensor:
+        """Coarse densities ``(N, outputs, r_1 / stride, r_2 / stride)`` of the central ``region``
+        ``(r_1, r_2)`` of ``x`` ``(N, C, r_1 + 2c_1, r_2 + 2c_2)``."""
+        y = self.layers(_pixel_powers(x, self.powers, self.power_scale))
+        s = self.stride
+        lo = [ck // s - self.reach for ck in self.context]
+        return y[:, :, lo[0] : lo[0] + region[0] // s, lo[1] : lo[1] + region[1] // s]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.density(x, self.focus).sum(dim=(2, 3)) * self.norm
+
+    def periodic_sum(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, outputs)``: the sum over all tiles of periodic grids ``x`` ``(B, C, S_1, S_2)``
+        (each ``S_k`` a multiple of the focus), computed once per pixel."""
+        (c0, c1), shape = self.context, tuple(x.shape[2:])
+        xp = torch.nn.functional.pad(x, (c1, c1, c0, c0), mode="circular") if max(c0, c1) <= min(shape) else None
+        if xp is None:  # context wider than the grid: wrap by gathering, as the tiling does
+            i0 = torch.remainder(torch.arange(-c0, shape[0] + c0, device=x.device), shape[0])
+            i1 = torch.remainder(torch.arange(-c1, shape[1] + c1, device=x.device), shape[1])
+            xp = x.index_select(2, i0).index_select(3, i1)
+        return self.density(xp, shape).sum(dim=(2, 3)) * self.norm
 
 
 class FocusMoments(nn.Module):
@@ -229,6 +316,19 @@ class FocusMoments(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.net(x)
         return y + (self.baseline(x) / self.scale).to(y.dtype)
+
+    def periodic_sum(self, x: torch.Tensor) -> torch.Tensor:
+        """The sum over all tiles of periodic grids ``x`` ``(B, C, S_1, S_2)``, for a ``net`` that has
+        ``periodic_sum`` (:class:`DensityCNN`): the moments of the whole grid are the sum of the
+        focus moments (the focus regions partition it)."""
+        y = self.net.periodic_sum(x)
+        v = x[:, 0].to(torch.float64)
+        m, p = [], v
+        for k in range(self.coefficients.shape[0]):
+            if k:
+                p = p * v
+            m.append(p.sum(dim=(1, 2)))
+        return y + ((torch.stack(m, dim=1) @ self.coefficients) / self.scale).to(y.dtype)
 
     def extra_repr(self) -> str:
         return f"moments={self.coefficients.shape[0]}, focus={self.focus}, context={self.context}"

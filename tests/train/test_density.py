@@ -1,0 +1,115 @@
+"""DensityCNN (per-pixel energy densities summed over the focus) and random rigid moves in training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+import ednn  # noqa: E402
+from ednn.torch import EDNN, DensityCNN, FocusMoments, export_onnx  # noqa: E402
+
+
+def _model(focus=32, context=16, **kw) -> EDNN:
+    torch.manual_seed(0)
+    net = FocusMoments(DensityCNN(focus, context, **kw), focus, context, [0.05, -0.004, 3e-4], 2.0)
+    m = EDNN(net, focus, context).double()
+    m.requires_grad_(False)
+    return m
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (128, 96), (32, 160)])
+def test_periodic_sum_equals_sum_over_tiles(shape):
+    m = _model()
+    x = torch.rand((3, 1) + shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 6
+    whole = m(x)  # each pixel once (periodic padding)
+    tiles = m.contributions(x).sum(dim=1)  # the tiles the runtime sees
+    torch.testing.assert_close(whole, tiles, rtol=1e-12, atol=1e-9)
+
+
+def test_whole_stride_shifts_are_exact_and_others_are_not():
+    m = _model()
+    x = torch.rand((2, 1, 64, 96), dtype=torch.float64, generator=torch.Generator().manual_seed(2)) * 6
+    e = m(x)
+    for shift in ((2, 0), (0, 4), (6, 10), (32, 32)):
+        torch.testing.assert_close(m(torch.roll(x, shift, (2, 3))), e, rtol=1e-13, atol=1e-9)
+    # one pixel is not a whole coarse pixel: the untrained network changes (what training must learn)
+    assert float((m(torch.roll(x, (1, 0), (2, 3))) - e).abs().max()) > 1e-6
+
+
+def test_context_wider_than_the_grid_wraps_like_the_tiling():
+    m = _model(focus=16, context=32, dilations=(2, 4, 4, 6))
+    x = torch.rand((1, 1, 16, 48), dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(m(x), m.contributions(x).sum(dim=1), rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(dilations=(4, 4, 4, 4)), r"dilations: expected a receptive field within the context \(sum <= 8"),
+    (dict(focus=31), r"focus, context: expected multiples of the stride 2"),
+    (dict(widths=(16, 16), dilations=(1,)), r"widths, dilations: expected equal-length lists"),
+    (dict(powers=5), r"powers: expected an int in 1..4, got 5"),
+])
+def test_bad_geometry_is_refused(kw, match):
+    with pytest.raises(ednn.InputError, match=match):
+        DensityCNN(**{"focus": 32, "context": 16, **kw})
+
+
+def test_export_and_onnx_runtime_agree_with_torch(tmp_path):
+    m = _model().float()
+    path = export_onnx(m, tmp_path / "d.onnx", channels=1, units="eV")
+    x = np.random.default_rng(4).random((1, 64, 96), dtype=np.float32) * 6
+    with torch.no_grad():
+        e_torch = float(m(torch.from_numpy(x[None])).double())
+    # float32 graphs in two runtimes over 6 tiles of ~1e3 each
+    assert ednn.predict(path, x) == pytest.approx(e_torch, rel=2e-5)
+    # whole-stride shifts are exact through the runtime's tiling too, up to float32 summation order
+    assert ednn.predict(path, np.roll(x, (2, 2), (1, 2))) == pytest.approx(ednn.predict(path, x), rel=1e-6)
+
+
+def test_augmented_training_moves_every_sheet_every_epoch(tmp_path):
+    pytest.importorskip("tblite")
+    pytest.importorskip("h5py")
+    pytest.importorskip("ase")
+    from ednn.data import sheets
+    from ednn.data.atoms_h5 import label_dataset
+    from ednn.train.config import load_config
+    from ednn.train.data import load_training_data
+    from ednn.train.loop import export_checkpoint, train
+
+    path = tmp_path / "sheets.h5"
+    label_dataset(path, sheets.SheetsConfig(thermal="rattle", snapshots=2), 2, seed=5, workers=0, progress=False)
+    data = load_training_data(path, 2, None, True)
+    n = len(data.targets)
+    assert data.sheets is not None and len(data.sheets.positions) == n >= 2
+    a = np.zeros_like(data.grids)
+    b = np.zeros_like(data.grids)
+    data.sheets.images(np.arange(n), 0, 3, a)
+    data.sheets.images(np.arange(n), 0, 3, b)
+    np.testing.assert_array_equal(a, b)  # the epoch's draws are reproducible (resume)
+    data.sheets.images(np.arange(n), 0, 4, b)
+    assert np.abs(a - b).max() > 1.0  # another epoch, other moves
+    assert not np.array_equal(a, data.grids)  # and not the sheets as stored
+    # a move keeps the image's content: the same moments (atoms by species), to float32 rounding of the
+    # images (the moments are exact to 1e-7 at two grid points per gamma)
+    for k in (1, 2, 3):
+        np.testing.assert_allclose((a.astype(np.float64)**k).sum(axis=(1, 2, 3)),
+                                   (data.grids.astype(np.float64)**k).sum(axis=(1, 2, 3)), rtol=1e-5)
+    cfg = load_config(dict(data=str(path), network="density-cnn", focus=32, context=16, downsample=2, powers=3,
+                           flatten=True, augment=True, batch_size=2, epochs=2, validation_split=0,
+                           output_dir=str(tmp_path / "run")))
+    s = train(cfg, progress=False, log=lambda *a: None)
+    m = ednn.Model(export_checkpoint(s["last"], tmp_path / "d.onnx"))
+    assert m.focus == (32, 32) and m.tile == (64, 64) and m.metadata["ednn.positions"] == "flattened"
+    with pytest.raises(ednn.InputError, match=r"config augment: expected true or false, got 'yes'"):
+        load_config(dict(data=str(path), network="density-cnn", focus=32, context=16, downsample=2, augment="yes"))
+
+
+def test_augment_is_refused_for_spins(tmp_path):
+    from ednn.data import ising
+    from ednn.train.config import load_config
+
+    path = ising.save(tmp_path / "i.npz", ising.sample(8, 20, (1.0, 4.0), seed=3))
+    with pytest.raises(ednn.InputError, match=r"config augment: expected false for ising data"):
+        load_config(dict(data=str(path), network="ising-dnn", focus=1, context=1, augment=True))
