@@ -166,13 +166,17 @@ def test_translation_by_whole_tiles_and_supercell(sum_model, rng):
 
 def test_refuses_cells_off_the_grid_or_focus(sum_model, rng):
     pos, z = random_atoms(rng, 5, (4.0, 4.0))
+    # 4.1 = 2.05 focus lengths: no repeat up to 16 makes it whole (predict fits what a repeat makes
+    # whole, and cells with an orthogonal supercell: tests/atoms/test_cells.py)
     with pytest.raises(ednn.InputError, match=r"atoms.cell: edge length 4.1 on axis 0 is 16.4.* grid spacings"):
         eatoms.predict(sum_model, pos, z, (4.1, 4.0))
     with pytest.raises(ednn.InputError, match=r"grid of 20 points on axis 1 .* not a multiple of the model's focus 8; "
                                               r"expected an edge length that is a multiple of 2"):
-        eatoms.predict(sum_model, pos, z, (4.0, 5.0))
+        eatoms.image(sum_model, pos, z, (4.0, 5.0), min_distance=None)
     with pytest.raises(ednn.InputError, match="non-orthogonal"):
-        eatoms.predict(sum_model, pos, z, [[4.0, 0, 0], [1.0, 4.0, 0], [0, 0, 20]])
+        eatoms.image(sum_model, pos, z, [[4.0, 0, 0], [1.0, 4.0, 0], [0, 0, 20]], min_distance=None)
+    with pytest.raises(ednn.InputError, match="expected in-plane vectors with an orthogonal supercell"):
+        eatoms.predict(sum_model, pos, z, [[4.0, 0, 0], [1.0 / 3**0.5, 4.0, 0], [0, 0, 20]])
     with pytest.raises(ednn.InputError, match=r"numbers: expected shape \(5,\)"):
         eatoms.predict(sum_model, pos, z[:3], (4.0, 4.0))
     with pytest.raises(ednn.InputError, match="spacing or shape, got both"):
@@ -306,8 +310,9 @@ def test_cli_predict(sum_model, tmp_path, rng, capsys):
     want = eatoms.predict(sum_model, frames[0], spacing=(0.125, 0.25), gamma=0.2)
     first = float(out.split("E = ")[1].split()[0])
     assert first == pytest.approx(want, rel=SAME_TILES_RTOL)  # the file holds positions to ~1e-8
-    assert main(["atoms", "predict", str(sum_model), str(path), "--spacing", "0.5"]) == 2
-    assert "grid of 12 points on axis 1 (edge 6, spacing 0.5) is not a multiple" in capsys.readouterr().err
+    # 6 / 0.41 = 14.63 spacings: no repeat up to 16 makes it a whole number (6 / 0.5 would: two copies)
+    assert main(["atoms", "predict", str(sum_model), str(path), "--spacing", "0.5,0.41"]) == 2
+    assert "edge length 6 on axis 1 is 14.634146 grid spacings of 0.41" in capsys.readouterr().err
 
 
 def _rippled_sheet(rng, lengths):

@@ -4,6 +4,8 @@
   streamed window by window (:mod:`ednn.atoms.predict`); :func:`image` — the whole input grid;
 * :class:`ImageRecipe` — spacing, γ, channels and flattening of a model's input, shared by training
   and inference (:mod:`ednn.atoms.recipe`);
+* :mod:`ednn.atoms.cells` — any 2-D periodic cell (hexagonal too) as a rectangular supercell of whole
+  focus lengths (:func:`predict` uses it for cells that do not fit as given);
 * :mod:`ednn.atoms.bonds` — bonds, the flattening of rippled sheets (:func:`flatten`), the
   bond-height channel;
 * :mod:`ednn.atoms.calculator` — ``EDNNCalculator``, an ASE calculator (extra ``atoms``; imported

@@ -7,6 +7,10 @@
 It gives ``energy`` and ``free_energy`` (the same number) in eV, converted from the model's
 ``ednn.units``; there are no forces or stresses (the model maps an image to an energy), so ASE
 raises ``PropertyNotImplementedError`` for them. Monte Carlo, not MD, is the natural use.
+
+Any 2-D periodic cell with an orthogonal supercell is taken (hexagonal ``ase.build.graphene`` cells
+too): :func:`ednn.atoms.predict` evaluates the smallest rectangular supercell that fits the model
+(:mod:`ednn.atoms.cells`) and divides by its copies, so ``energy`` is always that of the atoms given.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from ase.calculators.calculator import Calculator, all_changes  # noqa: E402
 from ase.units import Hartree, Rydberg, kcal, kJ, mol  # noqa: E402
 
 from ..model import Model, load_model  # noqa: E402
+from .cells import check_strain  # noqa: E402
 from .predict import predict  # noqa: E402
 from .recipe import ImageRecipe  # noqa: E402
 
@@ -55,8 +60,9 @@ class EDNNCalculator(Calculator):
     units
         Energy units of the model's output, overriding ``ednn.units`` (one of :data:`ENERGY_UNITS`).
         A model without ``ednn.units`` needs it.
-    spacing, gamma, batch_size, max_window, providers, threads
-        Passed to :func:`ednn.atoms.predict`.
+    spacing, gamma, batch_size, max_window, providers, threads, strain
+        Passed to :func:`ednn.atoms.predict` (``strain``: None for exact fits of the cell only, or the
+        largest relative change of an edge accepted to fit it, an approximation: docs/cells.md).
     """
 
     implemented_properties = ["energy", "free_energy"]
@@ -73,8 +79,10 @@ class EDNNCalculator(Calculator):
         max_window: int | None = None,
         providers: Sequence[Any] | None = None,
         threads: int | None = None,
+        strain: float | None = None,
         **kwargs: Any,
     ) -> None:
+        check_strain(strain)
         super().__init__(**kwargs)
         m = load_model(model)
         self.model = m
@@ -98,7 +106,8 @@ class EDNNCalculator(Calculator):
         self.to_ev = float(ENERGY_UNITS[u])
         # resolve now so that a model without spacing / gamma fails here, not at the first energy
         self.recipe = ImageRecipe.from_model(m, spacing, gamma)
-        self._kw = {"batch_size": batch_size, "max_window": max_window, "providers": providers, "threads": threads}
+        self._kw = {"batch_size": batch_size, "max_window": max_window, "providers": providers, "threads": threads,
+                    "strain": strain}
 
     def calculate(self, atoms: Any = None, properties: Sequence[str] = ("energy",),
                   system_changes: Sequence[str] = all_changes) -> None:

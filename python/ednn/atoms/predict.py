@@ -18,12 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import axis_ints, cell_lengths, check_optional_positive_int, check_threads, is_ase_atoms
+from .._checks import axis_ints, cell_lengths, check_optional_positive_int, check_threads
 from ..errors import InputError
 from ..inference import batch_tiles, run_tiles
 from ..model import Model, load_model
 from ..rasterize import CUTOFF_GAMMAS, prepare
 from .blocks import BlockGeometry, block_tiles
+from .cells import check_strain, fit_cell, needs_fit
+from .cells import unpack_atoms as _unpack
 from .domain import MIN_DISTANCE, check_atoms
 from .recipe import ImageRecipe
 
@@ -31,22 +33,6 @@ __all__ = ["predict", "image", "DEFAULT_MAX_WINDOW"]
 
 #: Default largest window (grid points) rasterized at once: 4 Mi points, 16 MiB of float32.
 DEFAULT_MAX_WINDOW = 1 << 22
-
-
-def _unpack(atoms: Any, numbers: Any, cell: Any, d: int) -> tuple[Any, Any, Any]:
-    if is_ase_atoms(atoms):
-        for name, value in (("numbers", numbers), ("cell", cell)):
-            if value is not None:
-                raise InputError(f"{name}: expected None when atoms is an ase.Atoms (taken from it), got {value!r}")
-        pbc = np.asarray(atoms.pbc, dtype=bool)
-        if not pbc[:d].all():
-            axes = "x, y" if d == 2 else "x, y, z"
-            raise InputError(f"atoms.pbc: expected periodic {axes} for a {d}-D model (the image is periodic), "
-                             f"got {pbc.tolist()}")
-        return atoms.get_positions(), atoms.numbers, atoms.cell.array
-    if cell is None:
-        raise InputError("cell: expected the cell (edge lengths or a 3x3 matrix) with a positions array, got None")
-    return atoms, numbers, cell
 
 
 def _blocks(n_tiles: Sequence[int], focus: Sequence[int], context: Sequence[int], max_window: int) -> tuple[int, ...]:
@@ -111,6 +97,7 @@ def predict(
     progress: bool = False,
     client: Any = None,
     min_distance: float | None = MIN_DISTANCE,
+    strain: float | None = None,
 ) -> float | np.ndarray:
     """Extensive quantities (e.g. the energy) of an atomic system from an EDNN model.
 
@@ -123,11 +110,21 @@ def predict(
         (:func:`ednn.atoms.bonds.flatten`, one least-squares solve over the whole system first).
     atoms
         An ``ase.Atoms`` (periodic along the model's axes), or ``(n, 3)`` positions with ``numbers``
-        and ``cell`` as for :func:`ednn.rasterize`. Rectangular cells only.
+        and ``cell`` as for :func:`ednn.rasterize`. A 2-D model takes any 2-D periodic cell with an
+        orthogonal supercell (rectangular, hexagonal, ...): one whose in-plane edges are not axis-aligned
+        whole numbers of focus lengths (``ednn.focus`` x spacing) is evaluated in the smallest
+        rectangular supercell that is (:func:`ednn.atoms.cells.fit_cell`: rotated in-plane and repeated,
+        exactly) and the result divided by the copies; a cell that fits as given is used as it is.
     spacing, shape
         Grid spacing per axis (default: the model's ``ednn.spacing``, one value or one per axis), or
-        the grid ``shape`` directly. Each cell edge must be a whole number of spacings and the grid a
-        whole multiple of the model's focus; other cells are refused with :class:`~ednn.InputError`.
+        the grid ``shape`` directly (then the cell is used as given, never fitted). Each cell edge
+        must be a whole number of spacings and the grid a whole multiple of the model's focus; other
+        cells are refused with :class:`~ednn.InputError`.
+    strain
+        None (default): only exact fits. A number (e.g. 0.01): the largest relative change of an
+        in-plane edge accepted when no supercell of the cell fits exactly; the edges and positions are
+        then rescaled to the nearest whole number of focus lengths. The answer is the strained
+        structure's, an approximation whose cost docs/cells.md measures.
     gamma
         Gaussian width (default: the model's ``ednn.gamma``).
     batch_size
@@ -154,11 +151,21 @@ def predict(
     for name, v in (("batch_size", batch_size), ("max_window", max_window)):
         check_optional_positive_int(name, v)
     check_threads(threads)
+    check_strain(strain)
     m = load_model(model)
     if m.ndim not in (2, 3):
         raise InputError(f"model: expected a 2-D or 3-D model (ednn.ndim 2 or 3) for atoms, got ednn.ndim={m.ndim}")
     d = m.ndim
     pos, z, cell_in = _unpack(atoms, numbers, cell, d)
+    if shape is None and d == 2:
+        recipe = ImageRecipe.from_model(m, spacing, gamma)
+        if needs_fit(cell_in, recipe.spacing, m.focus):  # hexagonal, rotated or off the focus: a supercell
+            check_atoms(m, z, pos, cell_in, min_distance=None)  # elements first, named by the input's atoms
+            fit = fit_cell(pos, z, cell_in, spacing=recipe.spacing, focus=m.focus, strain=strain)
+            y = predict(m, fit.positions, fit.numbers, fit.cell, spacing=recipe.spacing, gamma=recipe.gamma,
+                        batch_size=batch_size, max_window=max_window, providers=providers, threads=threads,
+                        progress=progress, client=client, min_distance=min_distance)
+            return y / fit.multiplicity  # float64: the fit holds exactly `multiplicity` input cells
     lengths = cell_lengths(cell_in, d)
     if shape is not None:  # the grid given directly: its spacing is the cell's edge over the points
         if spacing is not None:
@@ -168,7 +175,8 @@ def predict(
             raise InputError(f"shape: expected {d} ints, got {shape!r}")
         given = axis_ints("shape", shape, d, 1)  # integers only: (128.5, 128) is refused, not truncated
         spacing = tuple(lengths[k] / given[k] for k in range(d))
-    recipe = ImageRecipe.from_model(m, spacing, gamma)
+    if shape is not None or d != 2:
+        recipe = ImageRecipe.from_model(m, spacing, gamma)
     g = recipe.gamma
     grid = recipe.grid_shape(lengths, m.focus)
     sysm = prepare(pos, z, cell_in, grid, g, None, None)  # checks positions / numbers; raises InputError

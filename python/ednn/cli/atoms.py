@@ -73,6 +73,9 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--spacing", type=arg_floats, default=None,
                    help="grid spacing per axis (e.g. 0.0499318,0.0480469), overriding the model's ednn.spacing")
     r.add_argument("--gamma", type=float, default=None, help="Gaussian width, overriding the model's ednn.gamma")
+    r.add_argument("--strain", type=float, default=None,
+                   help="largest relative change of an in-plane edge (e.g. 0.01) accepted to fit a cell that no "
+                        "supercell fits exactly (approximate, docs/cells.md); default: exact fits only")
     r.add_argument("--threads", type=int, default=None, help="ONNX Runtime / rasterizer threads")
     r.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     dist = r.add_mutually_exclusive_group()
@@ -85,6 +88,7 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
     def run_predict(a: argparse.Namespace) -> int:
         import numpy as np
 
+        from ..atoms.cells import check_strain
         from ..atoms.predict import predict
         from ..model import load_model
         from ..models import resolve
@@ -92,6 +96,10 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
         require_extra("atoms", "ednn atoms predict", "ase", "h5py")
         if a.workers is not None and a.workers < 1:
             raise InputError(f"--workers: expected a positive number of worker processes, got {a.workers}")
+        try:
+            check_strain(a.strain)
+        except InputError as exc:
+            raise InputError(f"--{exc}") from None
         m = load_model(resolve(a.model))
         items = _structures(a.structures, a.limit)
         client = None
@@ -108,7 +116,7 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
             for name, (atoms, z, cell), ref in items:
                 t0 = time.perf_counter()
                 y = predict(m, atoms, z, cell, spacing=a.spacing or None, gamma=a.gamma, threads=a.threads,
-                            client=client, progress=a.progress)
+                            client=client, progress=a.progress, strain=a.strain)
                 dt = time.perf_counter() - t0
                 e, n = (y if isinstance(y, float) else float(y[0])), len(atoms)
                 row = {"structure": name, "atoms": n, "energy": e, "per_atom": e / n, "seconds": dt}
