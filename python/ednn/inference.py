@@ -22,7 +22,8 @@ from .progress import progress_bar
 if TYPE_CHECKING:
     from .model import Model
 
-__all__ = ["Accumulator", "run_tiles", "DEFAULT_BATCH_BYTES", "DEFAULT_BATCH_TILES", "default_batch_size", "batch_tiles"]
+__all__ = ["DEFAULT_BATCH_BYTES", "DEFAULT_BATCH_TILES", "Accumulator", "batch_tiles", "default_batch_size",
+           "run_tiles", "scale_totals"]
 
 #: Default size of one tile batch handed to ONNX Runtime (bytes of float32 tiles) ...
 DEFAULT_BATCH_BYTES = 8 << 20
@@ -88,6 +89,18 @@ def batch_tiles(model: Model, batch_size: int | None, n_tiles: int) -> int:
     return bs
 
 
+def scale_totals(model: Model, sums: np.ndarray, counts: Any) -> np.ndarray:
+    """The model's output scaling of raw per-group sums ``(G, K)`` over ``counts`` ``(G,)`` tiles:
+    ``sums * output_scale + output_offset * counts`` (the scale multiplies the sum, the offset is
+    added once per tile)."""
+    totals = np.asarray(sums, dtype=np.float64)
+    if model.output_scale is not None:
+        totals = totals * model.output_scale
+    if model.output_offset is not None:
+        totals = totals + model.output_offset * np.asarray(counts, dtype=np.float64).reshape(-1, 1)
+    return totals
+
+
 def run_tiles(
     model: Model,
     tasks: Iterable[T],
@@ -101,6 +114,7 @@ def run_tiles(
     progress: bool = False,
     desc: str = "ednn predict",
     per_tile: np.ndarray | None = None,
+    scaled: bool = True,
 ) -> np.ndarray:
     """Run ``model`` on every tile that ``make`` cuts and return the totals per group.
 
@@ -122,6 +136,9 @@ def run_tiles(
         Optional ``(N, K)`` float64 array that receives every tile's own contribution,
         ``y * output_scale + output_offset``: ``make`` then returns ``(group, tiles, rows)`` with
         ``rows`` ``(n,)`` the rows of ``per_tile`` its tiles go to (local re-evaluation keeps them).
+    scaled
+        ``False``: return the raw sums of the network's outputs, for a caller that adds partial sums
+        and applies :func:`scale_totals` once (:mod:`ednn.distributed`).
 
     Returns
     -------
@@ -160,8 +177,4 @@ def run_tiles(
     if visited != total:  # pragma: no cover - a bookkeeping error, not an input error
         raise RuntimeError(f"ednn visited {visited} tiles, expected {total}")
     totals = np.stack([a.total for a in accs]) if accs else np.zeros((0, K))
-    if model.output_scale is not None:
-        totals = totals * model.output_scale
-    if model.output_offset is not None:
-        totals = totals + model.output_offset * np.array([a.count for a in accs], dtype=np.float64)[:, None]
-    return totals
+    return scale_totals(model, totals, [a.count for a in accs]) if scaled else totals

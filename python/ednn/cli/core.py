@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..distributed import add_cluster_options, check_cluster_args, cluster_client
 from ..errors import InputError
 
-__all__ = ["add_info", "add_predict", "add_build_info", "add_models", "MODEL_HELP"]
+__all__ = ["MODEL_HELP", "add_build_info", "add_info", "add_models", "add_predict"]
 
 #: Help text of every command argument that takes a model.
 MODEL_HELP = "EDNN .onnx file, or the name of a shipped model (see `ednn models`)"
@@ -35,22 +36,32 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help=MODEL_HELP)
     p.add_argument("grid", help=".npy file: (S...) or (C, S...), with an optional leading batch axis")
     p.add_argument("--batch-size", type=int, default=None, help="tiles per ONNX Runtime call")
-    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime / tiler threads")
+    p.add_argument("--threads", type=int, default=None,
+                   help="ONNX Runtime / tiler threads (per Dask task with --workers or --scheduler, default 1)")
     p.add_argument("--providers", default=None, help="comma-separated ONNX Runtime execution providers")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_cluster_options(p, "slabs of the grid")
+    p.add_argument("--block-rows", type=int, default=None, metavar="R",
+                   help="with --workers or --scheduler: rows of focus per Dask task "
+                        "(default: at most 4 MiB of grid per task, at least 8 tasks per worker)")
 
     def run(a: argparse.Namespace) -> int:
         from ..model import load_model
         from ..models import resolve
-        from ..predict import predict
+        from ..predict import predict, prepare_grid
 
+        dist = check_cluster_args(a.workers, a.scheduler)  # before reading anything
+        if a.block_rows is not None and not dist:
+            raise InputError("--block-rows: expected --workers or --scheduler with it")
         m = load_model(resolve(a.model))
         grid = load_npy(a.grid)
+        if dist:
+            prepare_grid(m, grid)  # a bad grid stops here, before a cluster starts
         providers = a.providers.split(",") if a.providers else None
-        res = predict(
-            m, grid, batch_size=a.batch_size, providers=providers, threads=a.threads, progress=not a.no_progress
-        )
+        with cluster_client(a.workers, a.scheduler) as client:
+            res = predict(m, grid, batch_size=a.batch_size, providers=providers, threads=a.threads,
+                          progress=not a.no_progress, client=client, block_rows=a.block_rows)
         vals = np.atleast_2d(np.asarray(res, dtype=np.float64).reshape(-1, m.n_outputs))
         if a.json:
             print(json.dumps({name: vals[:, k].tolist() for k, name in enumerate(m.outputs)}))
