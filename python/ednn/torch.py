@@ -36,7 +36,7 @@ from torch import nn  # noqa: E402
 from ._checks import check_divisible, check_ndim, per_axis  # noqa: E402
 from ._io import atomic_path, check_new  # noqa: E402
 from .model import metadata_dict  # noqa: E402
-from .train.networks import DensityCNN, FocusMoments, IsingDNN, PaperCNN, SmallCNN  # noqa: E402
+from .train.networks import DensityCNN, FocusMoments, IsingDNN, PaperCNN, SmallCNN, sums_per_pixel  # noqa: E402
 
 __all__ = ["periodic_tiles", "EDNN", "IsingDNN", "PaperCNN", "SmallCNN", "DensityCNN", "FocusMoments",
            "export_onnx"]
@@ -144,7 +144,7 @@ class EDNN(nn.Module):
         return y.reshape(B, -1, y.shape[1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.ndim == 2 and hasattr(self.net, "periodic_sum"):
+        if self.ndim == 2 and sums_per_pixel(self.net):
             # a network of per-pixel densities (DensityCNN): the same sum, each pixel computed once
             if not (x.is_floating_point() or x.is_complex()):
                 x = x.to(torch.float32)

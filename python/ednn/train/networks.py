@@ -18,7 +18,7 @@ from torch import nn
 from .._checks import check_ndim, per_axis
 from ..errors import InputError
 
-__all__ = ["IsingDNN", "PaperCNN", "SmallCNN", "DensityCNN", "FocusMoments"]
+__all__ = ["IsingDNN", "PaperCNN", "SmallCNN", "DensityCNN", "FocusMoments", "sums_per_pixel"]
 
 
 class IsingDNN(nn.Module):
@@ -240,6 +240,13 @@ class DensityCNN(nn.Module):
             i1 = torch.remainder(torch.arange(-c1, shape[1] + c1, device=x.device), shape[1])
             xp = x.index_select(2, i0).index_select(3, i1)
         return self.density(xp, shape).sum(dim=(2, 3)) * self.norm
+
+
+def sums_per_pixel(net: nn.Module) -> bool:
+    """Whether ``net`` (or the network inside a :class:`FocusMoments`) has ``periodic_sum``: the
+    sum over all tiles of a periodic grid computed once per pixel."""
+    inner = net.net if isinstance(net, FocusMoments) else net
+    return callable(getattr(inner, "periodic_sum", None))
 
 
 class FocusMoments(nn.Module):
