@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .._checks import arg_floats, arg_ints
+from ..distributed import add_cluster_options, check_cluster_args, cluster_client
 from ..errors import InputError, require_extra
 
 __all__ = ["add_atoms"]
@@ -78,11 +79,7 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
                         "supercell fits exactly (approximate, docs/cells.md); default: exact fits only")
     r.add_argument("--threads", type=int, default=None, help="ONNX Runtime / rasterizer threads")
     r.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
-    dist = r.add_mutually_exclusive_group()
-    dist.add_argument("--workers", type=int, default=None,
-                      help="run the blocks of tiles on a local Dask cluster of N worker processes (extra dist)")
-    dist.add_argument("--scheduler", default=None,
-                      help="run them on the Dask cluster whose scheduler is at ADDRESS, e.g. tcp://host:8786")
+    add_cluster_options(r, "the blocks of tiles")
     r.add_argument("--progress", action="store_true", help="show a progress bar per structure")
 
     def run_predict(a: argparse.Namespace) -> int:
@@ -94,25 +91,15 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
         from ..models import resolve
 
         require_extra("atoms", "ednn atoms predict", "ase", "h5py")
-        if a.workers is not None and a.workers < 1:
-            raise InputError(f"--workers: expected a positive number of worker processes, got {a.workers}")
+        check_cluster_args(a.workers, a.scheduler)  # before reading anything
         try:
             check_strain(a.strain)
         except InputError as exc:
             raise InputError(f"--{exc}") from None
         m = load_model(resolve(a.model))
         items = _structures(a.structures, a.limit)
-        client = None
-        if a.workers is not None:
-            from ..distributed import local_client
-
-            client = local_client(a.workers)
-        elif a.scheduler:
-            from ..distributed import connect
-
-            client = connect(a.scheduler)
         errors = []
-        try:
+        with cluster_client(a.workers, a.scheduler) as client:
             for name, (atoms, z, cell), ref in items:
                 t0 = time.perf_counter()
                 y = predict(m, atoms, z, cell, spacing=a.spacing or None, gamma=a.gamma, threads=a.threads,
@@ -131,9 +118,6 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
                     if ref is not None:
                         extra = f"  label {row['label']:.6f}  error {1e3 * row['error_per_atom']:+.3f} meV/atom"
                     print(f"{name}: {n} atoms  E = {e:.6f} {m.units or ''}  ({dt * 1e3:.1f} ms){extra}")
-        finally:
-            if client is not None:
-                client.close()
         if errors and not a.json:
             err = np.abs(errors)
             print(f"MAE {1e3 * err.mean():.3f} meV/atom, median {1e3 * np.median(err):.3f} meV/atom over {len(err)}")
