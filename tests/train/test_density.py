@@ -96,6 +96,28 @@ def test_augmented_training_moves_every_sheet_every_epoch(tmp_path):
     for k in (1, 2, 3):
         np.testing.assert_allclose((a.astype(np.float64)**k).sum(axis=(1, 2, 3)),
                                    (data.grids.astype(np.float64)**k).sum(axis=(1, 2, 3)), rtol=1e-5)
+    # samples with two atoms closer than the training minimum are left out (broken snapshots); raised
+    # between the shortest bonds of these rattled samples, it leaves the samples below it out
+    import ednn.train.data as tdata
+    from ednn.atoms.bonds import bonds
+    from ednn.data.atoms_h5 import load
+
+    ds = load(path)
+    shortest = [float(np.min(np.linalg.norm(bonds(ds.positions(i), ds.cells[i], 1.6)[2], axis=1))) for i in range(n)]
+    cut = float(np.mean(sorted(shortest)[:2]))  # between the two shortest: one sample below, the rest above
+    short = [i for i in range(n) if shortest[i] < cut]
+    assert len(short) == 1
+    old = tdata.TRAIN_MIN_DISTANCE
+    try:
+        tdata.TRAIN_MIN_DISTANCE = cut
+        tdata._CACHE.clear()
+        fewer = load_training_data(path, 2, None, True)
+    finally:
+        tdata.TRAIN_MIN_DISTANCE = old
+        tdata._CACHE.clear()
+    assert list(fewer.dropped) == short and len(fewer.targets) == n - len(short)
+    kept = [i for i in range(n) if i not in short]
+    np.testing.assert_array_equal(fewer.targets, ds.energy[kept])
     cfg = load_config(dict(data=str(path), network="density-cnn", focus=32, context=16, downsample=2, powers=3,
                            flatten=True, augment=True, batch_size=2, epochs=2, validation_split=0,
                            output_dir=str(tmp_path / "run")))

@@ -14,7 +14,12 @@ from ..atoms.recipe import ImageRecipe
 from ..errors import InputError
 from .augment import SheetImages
 
-__all__ = ["TrainingData", "load_training_data"]
+__all__ = ["TrainingData", "load_training_data", "TRAIN_MIN_DISTANCE"]
+
+#: Atoms samples with two atoms closer than this (Angstrom) are left out of training: no bond is
+#: shorter than ~1.2 Å (B-N 1.45, C-C 1.42), and the rare molecular-dynamics snapshot that breaks
+#: (a pair driven to 0.2-0.7 Å, labelled some eV/atom above its neighbours) would dominate a squared loss.
+TRAIN_MIN_DISTANCE = 1.0
 
 
 @dataclass
@@ -36,6 +41,8 @@ class TrainingData:
     metadata: dict[str, Any] = field(default_factory=dict)
     #: atoms: the sheets themselves, to image them again after random moves (``augment``)
     sheets: SheetImages | None = None
+    #: atoms: indices (in the file) of samples left out as unphysical (:data:`TRAIN_MIN_DISTANCE`)
+    dropped: tuple[int, ...] = ()
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -82,12 +89,19 @@ def load_training_data(path: str | os.PathLike[str], downsample: int = 1,
     elif p.suffix in (".h5", ".hdf5"):
         from ..data.atoms_h5 import load as load_atoms
 
+        from ..atoms.bonds import bonds
+
         ds = load_atoms(p)
         if len(ds) == 0:
             raise InputError(f"data: expected labelled samples in {str(path)!r}, got none")
+        dropped = tuple(i for i in range(len(ds)) if len(bonds(ds.positions(i), ds.cells[i], TRAIN_MIN_DISTANCE)[0]))
+        keep = [i for i in range(len(ds)) if i not in set(dropped)]
+        if not keep:
+            raise InputError(f"data: expected samples with atoms at least {TRAIN_MIN_DISTANCE} Angstrom apart in "
+                             f"{str(path)!r}, got none")
         recipe = ImageRecipe.from_dataset(ds.attrs, downsample, names, flatten)
         try:
-            shapes = {recipe.grid_shape(np.diag(ds.cells[i])[:2]) for i in range(len(ds))}
+            shapes = {recipe.grid_shape(np.diag(ds.cells[i])[:2]) for i in keep}
         except InputError as exc:
             raise InputError(
                 f"downsample: expected a factor that leaves a whole number of grid points per cell edge, got {downsample} ({exc})"
@@ -96,13 +110,14 @@ def load_training_data(path: str | os.PathLike[str], downsample: int = 1,
             raise InputError(f"data: expected cells of one size (one image shape), got image shapes {sorted(shapes)}")
         (shape,) = shapes
         # positions as imaged (flattened once here when the recipe flattens), kept for random moves
-        imaged = [recipe.positions(ds.positions(i), ds.cells[i]) for i in range(len(ds))]
-        sheets = SheetImages.build(imaged, [ds.numbers(i) for i in range(len(ds))], ds.cells[: len(ds)], recipe, shape)
-        images = np.stack([sheets.recipe.image(imaged[i], sheets.numbers[i], ds.cells[i], shape) for i in range(len(ds))])
-        species = sorted({int(z) for i in range(len(ds)) for z in ds.numbers(i)})
+        imaged = [recipe.positions(ds.positions(i), ds.cells[i]) for i in keep]
+        sheets = SheetImages.build(imaged, [ds.numbers(i) for i in keep], ds.cells[keep], recipe, shape)
+        images = np.stack([sheets.recipe.image(imaged[k], sheets.numbers[k], sheets.cells[k], shape)
+                           for k in range(len(keep))])
+        species = sorted({int(z) for i in keep for z in ds.numbers(i)})
         a = ds.attrs
         data = TrainingData(
-            "atoms", images, np.asarray(ds.energy, dtype=np.float64), np.asarray(ds.columns["trajectory"]),
+            "atoms", images, np.asarray(ds.energy, dtype=np.float64)[keep], np.asarray(ds.columns["trajectory"])[keep],
             str(a.get("energy_units", "eV")), False,
             {
                 "label_method": str(a.get("label_method", "")),
@@ -111,6 +126,7 @@ def load_training_data(path: str | os.PathLike[str], downsample: int = 1,
                 **recipe.to_metadata(),
             },
             sheets,
+            dropped,
         )
     else:
         raise InputError(f"data: expected a .npz (Ising) or .h5 (atoms) dataset, got {p.name!r}")

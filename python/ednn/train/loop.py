@@ -122,6 +122,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
         torch.set_num_threads(cfg.threads)
     device = _device(cfg.device)
     ds = load_training_data(cfg.data, cfg.downsample, cfg.channels, cfg.flatten)
+    if ds.dropped:
+        from .data import TRAIN_MIN_DISTANCE
+
+        log(f"left out {len(ds.dropped)} sample(s) with atoms closer than {TRAIN_MIN_DISTANCE} Angstrom "
+            f"(broken snapshots): {list(ds.dropped)[:10]}")
     L = ds.shape[-1]
     x_all = torch.from_numpy(ds.grids.astype(np.float32))
     y_all = torch.from_numpy(ds.targets.astype(np.float64)[:, None])

@@ -1,0 +1,96 @@
+"""The numbers of docs/sheets.md for an atoms model: errors per family on held-out, outside-user and
+larger cells, and the invariance spread under moves that keep the physics.
+
+    python examples/sheets_report.py sheets --test data/sheets60_v2_test.h5 \
+        --outside data/outside_sheets.extxyz.gz --transfer data/sheets240_v2.h5 data/sheets540_v2.h5 \
+        --out docs/img/sheets/report.json            # ~3 min on 2 cores
+
+Errors are EDNN - GFN1-xTB per atom (meV/atom): MAE, median absolute error and bias (mean), per file,
+per family (pristine / with vacancies) and, for the outside sheets, per rattle sigma.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+import ednn
+from ednn.evaluate.invariance import invariance_spread, probe_sheets
+
+
+def _stats(err: np.ndarray) -> dict[str, float]:
+    a = np.abs(err)
+    return {"n": int(len(err)), "mae": float(a.mean()), "median": float(np.median(a)), "bias": float(err.mean()),
+            "worst": float(a.max())}
+
+
+def _groups(err: np.ndarray, keys: list[str]) -> dict[str, dict[str, float]]:
+    keys_arr = np.asarray(keys)
+    return {k: _stats(err[keys_arr == k]) for k in sorted(set(keys))}
+
+
+def h5_errors(model: ednn.Model, path: str) -> dict:
+    from ednn.atoms.bonds import bonds
+    from ednn.data.atoms_h5 import load
+    from ednn.train.data import TRAIN_MIN_DISTANCE
+
+    ds = load(path)
+    # broken snapshots (two atoms closer than any bond) are left out, as in training
+    keep = [i for i in range(len(ds)) if not len(bonds(ds.positions(i), ds.cells[i], TRAIN_MIN_DISTANCE)[0])]
+    err, seconds = [], []
+    for i in keep:
+        t = time.perf_counter()
+        e = ednn.atoms.predict(model, ds[i], threads=2)
+        seconds.append(time.perf_counter() - t)
+        err.append((e - ds.energy[i]) / ds.natoms[i] * 1e3)
+    err = np.asarray(err)
+    fam = np.asarray(ds.columns["family"]).astype(str)[keep]
+    vac = (np.asarray(ds.columns["vacancies"]) > 0)[keep]
+    keys = [f"{f}{' +vac' if v else ''}" for f, v in zip(fam, vac)]
+    return {"file": Path(path).name, "atoms": float(np.mean(ds.natoms[keep])), "left_out": len(ds) - len(keep),
+            "all": _stats(err), "by_family": _groups(err, keys), "seconds_median": float(np.median(seconds))}
+
+
+def outside_errors(model: ednn.Model, path: str) -> dict:
+    from ase.io import read
+
+    frames = read(path, index=":")
+    err = np.asarray([(ednn.atoms.predict(model, a, threads=2) - a.info["energy"]) / len(a) * 1e3 for a in frames])
+    fam = [f"{a.info['family']}{' +vac' if a.info['vacancies'] else ''}" for a in frames]
+    sig = [f"sigma {a.info['sigma']:.2f}" for a in frames]
+    return {"file": Path(path).name, "all": _stats(err), "by_family": _groups(err, fam), "by_sigma": _groups(err, sig)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("model", help="model file or shipped model name")
+    p.add_argument("--test", help="held-out labelled HDF5 (same generator as training, other seed)")
+    p.add_argument("--outside", help="extxyz of examples/outside_sheets.py")
+    p.add_argument("--transfer", nargs="*", default=[], help="labelled HDF5 files of larger cells")
+    p.add_argument("--draws", type=int, default=4, help="random draws per move for the invariance spread")
+    p.add_argument("--out", help="JSON report")
+    a = p.parse_args()
+    m = ednn.Model(ednn.models.resolve(a.model))
+    report: dict = {"model": str(a.model)}
+    if a.test:
+        report["test"] = h5_errors(m, a.test)
+    if a.outside:
+        report["outside"] = outside_errors(m, a.outside)
+    report["transfer"] = [h5_errors(m, f) for f in a.transfer]
+    t = time.perf_counter()
+    inv = invariance_spread(m, probe_sheets(seed=7), draws=a.draws, seed=11, threads=2)
+    report["invariance"] = {"median": inv["median"], "worst": inv["worst"], "by_move": inv["by_move"],
+                            "sheets": len(inv["spread"]), "seconds": time.perf_counter() - t}
+    text = json.dumps(report, indent=1)
+    print(text)
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(text)
+
+
+if __name__ == "__main__":
+    main()
