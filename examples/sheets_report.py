@@ -59,7 +59,8 @@ def outside_errors(model: ednn.Model, path: str) -> dict:
     from ase.io import read
 
     frames = read(path, index=":")
-    err = np.asarray([(ednn.atoms.predict(model, a, threads=2) - a.info["energy"]) / len(a) * 1e3 for a in frames])
+    # extxyz "energy" comes back as the frame's single-point energy
+    err = np.asarray([(ednn.atoms.predict(model, a, threads=2) - a.get_potential_energy()) / len(a) * 1e3 for a in frames])
     fam = [f"{a.info['family']}{' +vac' if a.info['vacancies'] else ''}" for a in frames]
     sig = [f"sigma {a.info['sigma']:.2f}" for a in frames]
     return {"file": Path(path).name, "all": _stats(err), "by_family": _groups(err, fam), "by_sigma": _groups(err, sig)}

@@ -17,11 +17,15 @@ from .bonds import bonds
 if TYPE_CHECKING:
     from ..model import Model
 
-__all__ = ["MIN_DISTANCE", "DISTANCE_CHECK_ATOMS", "model_species", "check_atoms"]
+__all__ = ["MIN_DISTANCE", "BROKEN_DISTANCE", "DISTANCE_CHECK_ATOMS", "model_species", "check_atoms", "broken_pair"]
 
 #: Closest approach (Angstrom) accepted: well below any bond (B-N 1.45, C-C 1.42 Å) and far above
 #: rounding, so that only overlapping or duplicated atoms are refused.
 MIN_DISTANCE = 0.5
+#: Training data: a snapshot with two atoms closer than this (Angstrom) is broken (no bond is shorter
+#: than ~1.2 Å; a molecular-dynamics run that drives a pair to 0.2-0.7 Å gives labels some eV/atom above
+#: its neighbours): it is neither labelled (ednn.data) nor trained on (ednn.train).
+BROKEN_DISTANCE = 1.0
 #: Systems up to this many atoms get the distance check (a cell-list search, about 1 s at 10^6 atoms);
 #: larger ones only the element check, which is O(N) and cheap.
 DISTANCE_CHECK_ATOMS = 1_000_000
@@ -68,3 +72,13 @@ def check_atoms(model: Model, numbers: Any, positions: Any, cell: Any, *,
         r = float(np.sqrt(d[k] @ d[k]))
         raise InputError(f"positions: expected atoms at least {min_distance} Angstrom apart, got atoms {int(i[k])} and "
                          f"{int(j[k])} at {r:.4g} Angstrom (overlapping or duplicated atoms)")
+
+
+def broken_pair(positions: Any, cell: Any, distance: float = BROKEN_DISTANCE) -> str | None:
+    """None, or a description of the closest pair of atoms closer than ``distance`` (3-D, periodic in the
+    cell's periodic directions): ``positions`` ``(n, 3)``, ``cell`` ``(3, 3)``."""
+    i, j, d = bonds(np.asarray(positions, dtype=np.float64), cell, distance)
+    if not len(i):
+        return None
+    k = int(np.argmin(np.einsum("kc,kc->k", d, d)))
+    return f"atoms {int(i[k])} and {int(j[k])} at {float(np.sqrt(d[k] @ d[k])):.4g} Angstrom (closer than {distance} Angstrom)"

@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_path, atomic_write, die_with_parent, remove_stale
+from ..atoms.domain import broken_pair
 from ..errors import InputError
 from .xtb import Label, LabelError, LabelSettings, blas_in_use, blas_preload_path, label, tblite_version, worker_env
 from ..progress import progress_bar
@@ -133,7 +134,10 @@ def _work(config_dict: dict[str, Any], seed: int, trajectory: int, wanted: Seque
     out = []
     for s in wanted:
         a = frames[s]
+        broken = broken_pair(a.get_positions(), a.cell.array)
         try:
+            if broken:  # a broken snapshot is recorded as failed, never labelled
+                raise ValueError(f"broken snapshot: {broken}")
             lab, err = label(a, settings), None
         except LabelError as exc:
             lab, err = None, f"SCF: {exc}"

@@ -10,16 +10,17 @@ from typing import Any
 import numpy as np
 
 from ..atoms.bonds import check_channels
+from ..atoms.domain import BROKEN_DISTANCE
 from ..atoms.recipe import ImageRecipe
 from ..errors import InputError
 from .augment import SheetImages
 
 __all__ = ["TrainingData", "load_training_data", "TRAIN_MIN_DISTANCE"]
 
-#: Atoms samples with two atoms closer than this (Angstrom) are left out of training: no bond is
-#: shorter than ~1.2 Å (B-N 1.45, C-C 1.42), and the rare molecular-dynamics snapshot that breaks
-#: (a pair driven to 0.2-0.7 Å, labelled some eV/atom above its neighbours) would dominate a squared loss.
-TRAIN_MIN_DISTANCE = 1.0
+#: Atoms samples with two atoms closer than this (Angstrom) are left out of training
+#: (:data:`ednn.atoms.domain.BROKEN_DISTANCE`): the rare broken molecular-dynamics snapshot, labelled
+#: some eV/atom above its neighbours, would dominate a squared loss.
+TRAIN_MIN_DISTANCE = BROKEN_DISTANCE
 
 
 @dataclass
@@ -89,12 +90,12 @@ def load_training_data(path: str | os.PathLike[str], downsample: int = 1,
     elif p.suffix in (".h5", ".hdf5"):
         from ..data.atoms_h5 import load as load_atoms
 
-        from ..atoms.bonds import bonds
+        from ..atoms.domain import broken_pair
 
         ds = load_atoms(p)
         if len(ds) == 0:
             raise InputError(f"data: expected labelled samples in {str(path)!r}, got none")
-        dropped = tuple(i for i in range(len(ds)) if len(bonds(ds.positions(i), ds.cells[i], TRAIN_MIN_DISTANCE)[0]))
+        dropped = tuple(i for i in range(len(ds)) if broken_pair(ds.positions(i), ds.cells[i], TRAIN_MIN_DISTANCE))
         keep = [i for i in range(len(ds)) if i not in set(dropped)]
         if not keep:
             raise InputError(f"data: expected samples with atoms at least {TRAIN_MIN_DISTANCE} Angstrom apart in "
