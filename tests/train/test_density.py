@@ -135,3 +135,23 @@ def test_augment_is_refused_for_spins(tmp_path):
     path = ising.save(tmp_path / "i.npz", ising.sample(8, 20, (1.0, 4.0), seed=3))
     with pytest.raises(ednn.InputError, match=r"config augment: expected false for ising data"):
         load_config(dict(data=str(path), network="ising-dnn", focus=1, context=1, augment=True))
+
+
+def test_widths_and_dilations_in_the_config(tmp_path):
+    from ednn.data import ising
+    from ednn.train.config import load_config
+    from ednn.train.loop import build_network
+
+    path = ising.save(tmp_path / "i.npz", ising.sample(32, 4, (1.0, 4.0), seed=3))
+    cfg = load_config({"data": str(path), "network": "density-cnn", "focus": 16, "context": 12,
+                       "widths": [8, 12], "dilations": [2, 4]})
+    net = build_network(cfg, 40)
+    convs = [m for m in net.layers if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs[1:3]] == [8, 12] and [c.dilation for c in convs[1:3]] == [(2, 2), (4, 4)]
+    with pytest.raises(ednn.InputError, match=r"dilations: expected a receptive field within the context"):
+        load_config({"data": str(path), "network": "density-cnn", "focus": 16, "context": 12, "widths": [8, 12],
+                     "dilations": [4, 4]})
+    with pytest.raises(ednn.InputError, match=r"config widths/dilations: expected nothing for network ising-dnn"):
+        load_config({"data": str(path), "network": "ising-dnn", "focus": 1, "context": 1, "widths": [8]})
+    with pytest.raises(ednn.InputError, match=r"config widths: expected a list of positive integers"):
+        load_config({"data": str(path), "network": "density-cnn", "focus": 16, "context": 12, "widths": "wide"})

@@ -33,7 +33,7 @@ from ..atoms.recipe import check_channels
 from ..errors import InputError
 from .data import load_training_data
 
-__all__ = ["TrainConfig", "load_config", "NETWORKS"]
+__all__ = ["TrainConfig", "load_config", "NETWORKS", "density_shape"]
 
 NETWORKS = ("ising-dnn", "paper-cnn", "small-cnn", "density-cnn")
 
@@ -76,6 +76,10 @@ class TrainConfig:
     # random mirrors x -> -x, y -> -y (ednn.train.augment), so that the network learns what the pixel
     # grid hides: that moving or mirroring a sheet does not change its energy
     augment: bool = False
+    # density-cnn: filters and dilations of its 3x3 convolutions (default [16, 16, 32, 32] and
+    # [1, 2, 2, 3]; the dilations must sum to at most context / 2)
+    widths: Any = None
+    dilations: Any = None
 
     @property
     def out(self) -> Path:
@@ -150,12 +154,24 @@ def _check(cfg: TrainConfig, base: Path | None) -> TrainConfig:
         raise InputError(f"config focus: {exc}") from None
     if cfg.augment and ds.sheets is None:
         raise _fail("augment", f"false for {ds.kind} data (random moves are for atomic sheets)", cfg.augment)
+    if cfg.network != "density-cnn" and (cfg.widths is not None or cfg.dilations is not None):
+        raise _fail("widths/dilations", f"nothing for network {cfg.network} (density-cnn options)",
+                    (cfg.widths, cfg.dilations))
     if cfg.network == "density-cnn":
         from .networks import DensityCNN
 
+        for key in ("widths", "dilations"):
+            v = getattr(cfg, key)
+            if v is not None and not (isinstance(v, list) and v and all(isinstance(k, int) and not isinstance(k, bool) for k in v)):
+                raise _fail(key, "a list of positive integers", v)
         DensityCNN(cfg.focus, cfg.context, channels=len(cfg.channels), outputs=len(cfg.outputs) or 1,
-                   powers=cfg.powers)  # raises when the focus/context do not fit the network
+                   powers=cfg.powers, **density_shape(cfg))  # raises when the focus/context do not fit the network
     return cfg
+
+
+def density_shape(cfg: TrainConfig) -> dict[str, Any]:
+    """``widths`` / ``dilations`` keyword arguments of :class:`~ednn.train.networks.DensityCNN` set in ``cfg``."""
+    return {k: getattr(cfg, k) for k in ("widths", "dilations") if getattr(cfg, k) is not None}
 
 
 def load_config(source: str | os.PathLike[str] | dict[str, Any], **overrides: Any) -> TrainConfig:

@@ -22,7 +22,7 @@ from .._io import atomic_write, check_new
 from ..atoms.recipe import METADATA_KEYS as RECIPE_KEYS
 from ..errors import InputError
 from .baseline import moment_matrix, solve_moments, species_energies
-from .config import TrainConfig
+from .config import TrainConfig, density_shape
 from .data import load_training_data
 
 __all__ = ["train", "export_checkpoint", "build_network"]
@@ -43,7 +43,8 @@ def build_network(cfg: TrainConfig, tile: int, moments: int = 0, coefficients: A
     if cfg.network == "ising-dnn":
         net = IsingDNN(cfg.focus, cfg.context, channels=1)
     elif cfg.network == "density-cnn":
-        net = DensityCNN(cfg.focus, cfg.context, channels=_n_channels(cfg), outputs=len(cfg.outputs), powers=cfg.powers)
+        net = DensityCNN(cfg.focus, cfg.context, channels=_n_channels(cfg), outputs=len(cfg.outputs), powers=cfg.powers,
+                         **density_shape(cfg))
     elif cfg.network == "small-cnn":
         net = SmallCNN(tile=tile, channels=_n_channels(cfg), outputs=len(cfg.outputs), pool=cfg.pool, powers=cfg.powers)
     else:
