@@ -123,9 +123,20 @@ def test_augmented_training_moves_every_sheet_every_epoch(tmp_path):
                            output_dir=str(tmp_path / "run")))
     s = train(cfg, progress=False, log=lambda *a: None)
     m = ednn.Model(export_checkpoint(s["last"], tmp_path / "d.onnx"))
-    assert m.focus == (32, 32) and m.tile == (64, 64) and m.metadata["ednn.positions"] == "flattened"
+    # exported with every pixel phase averaged: one more pixel of context per side
+    assert m.focus == (32, 32) and m.context == (17, 17) and m.metadata["ednn.positions"] == "flattened"
+    img = ednn.atoms.image(m, data_atoms(path, 0))
+    e = float(np.asarray(ednn.predict(m, img)).ravel()[0])
+    for shift in ((1, 0), (0, 1), (1, 1), (5, 2)):  # whole pixels: exact up to float32 sums of ~ -3500 eV
+        assert float(np.asarray(ednn.predict(m, np.roll(img, shift, (0, 1)))).ravel()[0]) == pytest.approx(e, rel=2e-7)
     with pytest.raises(ednn.InputError, match=r"config augment: expected true or false, got 'yes'"):
         load_config(dict(data=str(path), network="density-cnn", focus=32, context=16, downsample=2, augment="yes"))
+
+
+def data_atoms(path, i):
+    from ednn.data.atoms_h5 import load
+
+    return load(path)[i]
 
 
 def test_augment_is_refused_for_spins(tmp_path):
@@ -155,3 +166,21 @@ def test_widths_and_dilations_in_the_config(tmp_path):
         load_config({"data": str(path), "network": "ising-dnn", "focus": 1, "context": 1, "widths": [8]})
     with pytest.raises(ednn.InputError, match=r"config widths: expected a list of positive integers"):
         load_config({"data": str(path), "network": "density-cnn", "focus": 16, "context": 12, "widths": "wide"})
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (96, 32)])
+def test_phase_average_is_the_mean_over_one_pixel_shifts_and_exact_under_them(shape):
+    m = _model()
+    x = torch.rand((2, 1) + shape, dtype=torch.float64, generator=torch.Generator().manual_seed(6)) * 6
+    shifted = [m(torch.roll(x, (a, b), (2, 3))) for a in range(2) for b in range(2)]
+    want = torch.stack(shifted).mean(dim=0)  # the four phases = the four one-pixel shifts
+    assert float((shifted[0] - shifted[1]).abs().max()) > 1e-6  # they differ: the average is a real change
+    net = m.net.net
+    net.average_phases()
+    assert net.tile_context == (17, 17)
+    ph = EDNN(m.net, 32, 17)
+    m.net.context = (17, 17)  # the per-species term reads the focus of the wider tiles
+    got = ph.contributions(x).sum(dim=1)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-9)
+    for shift in ((1, 0), (0, 1), (3, 5)):  # whole pixels, not only whole strides: exact
+        torch.testing.assert_close(ph.contributions(torch.roll(x, shift, (2, 3))).sum(dim=1), got, rtol=1e-12, atol=1e-9)

@@ -333,6 +333,21 @@ def _trim_curve(path: Path, epoch: int, seconds: float | None) -> float:
     return float(rows[-1][-1]) if rows else 0.0
 
 
+def _phase_averaged(model: Any) -> Any:
+    """The EDNN of a trained DensityCNN whose tiles average its density over every pixel phase
+    (:meth:`~ednn.train.networks.DensityCNN.average_phases`): exact under whole-pixel shifts; the
+    tiles get ``stride - 1`` more pixels of context."""
+    from ..torch import EDNN
+    from .networks import FocusMoments
+
+    net = model.net
+    inner = net.net if isinstance(net, FocusMoments) else net
+    inner.average_phases()
+    if isinstance(net, FocusMoments):
+        net.context = inner.tile_context  # its per-species term sums the focus of the wider tiles
+    return EDNN(net, model.focus, inner.tile_context, ndim=2)
+
+
 def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str], *, overwrite: bool = False,
                       **metadata: Any) -> Path:
     """Write the EDNN model file of a training checkpoint (``best.pt`` / ``last.pt``).
@@ -354,6 +369,8 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
     n_moments = int(ck.get("baseline_moments", 0))
     model = EDNN(build_network(cfg, ck["tile"][0], n_moments), cfg.focus, cfg.context, ndim=2)
     model.load_state_dict(ck["model"])
+    if cfg.network == "density-cnn":
+        model = _phase_averaged(model)
     kind = ck.get("data_kind", "ising")
     dmeta = dict(ck.get("data_metadata", {"label_method": "exact nearest-neighbour Ising energy, J=1"}))
     what = "Ising configurations" if kind == "ising" else "Eq. 2 images of atomic sheets"

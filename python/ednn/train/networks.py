@@ -207,6 +207,8 @@ class DensityCNN(nn.Module):
             raise InputError(f"dilations: expected a receptive field within the context (sum <= {min(c) // stride} "
                              f"for context {c} and stride {stride}), got sum {reach}")
         self.focus, self.context, self.stride, self.reach = f, c, stride, reach
+        self.tile_context = c  # the context of the tiles forward() receives (see average_phases)
+        self.phases = False
         self.powers, self.power_scale = powers, float(power_scale)
         layers: list[nn.Module] = [nn.Conv2d(channels + powers - 1, widths[0], stride, stride=stride), nn.SiLU()]
         c_in = widths[0]
@@ -227,8 +229,28 @@ class DensityCNN(nn.Module):
         lo = [ck // s - self.reach for ck in self.context]
         return y[:, :, lo[0] : lo[0] + region[0] // s, lo[1] : lo[1] + region[1] // s]
 
+    def average_phases(self) -> None:
+        """Make :meth:`forward` the mean over all ``stride``² sub-lattices of density points (phases).
+
+        One phase holds the density points on every ``stride``-th pixel; the ``stride``² phases
+        together hold one point per pixel. Their mean over a tile's focus is exact under whole-pixel
+        shifts of the grid (not only whole ``stride`` shifts), and averages out what is left of
+        the network's response to the pixel grid. The tiles then need ``stride - 1`` more pixels of
+        context per side (:attr:`tile_context`); the cost per tile is ``stride``² times one phase.
+        """
+        self.phases = True
+        self.tile_context = tuple(ck + self.stride - 1 for ck in self.context)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.density(x, self.focus).sum(dim=(2, 3)) * self.norm
+        if not self.phases:
+            return self.density(x, self.focus).sum(dim=(2, 3)) * self.norm
+        # phase (a0, a1): the sub-tile whose focus starts a pixels further, every phase in one batch
+        s, (f0, f1), (c0, c1) = self.stride, self.focus, self.context
+        o0, o1 = (t - c for t, c in zip(self.tile_context, self.context))
+        n0, n1 = f0 + 2 * c0, f1 + 2 * c1
+        subs = [x[:, :, o0 + a0 : o0 + a0 + n0, o1 + a1 : o1 + a1 + n1] for a0 in range(s) for a1 in range(s)]
+        y = self.density(torch.cat(subs, dim=0), self.focus).sum(dim=(2, 3)) * self.norm
+        return y.reshape(s * s, x.shape[0], -1).mean(dim=0)
 
     def periodic_sum(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, outputs)``: the sum over all tiles of periodic grids ``x`` ``(B, C, S_1, S_2)``
