@@ -184,3 +184,19 @@ def test_phase_average_is_the_mean_over_one_pixel_shifts_and_exact_under_them(sh
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-9)
     for shift in ((1, 0), (0, 1), (3, 5)):  # whole pixels, not only whole strides: exact
         torch.testing.assert_close(ph.contributions(torch.roll(x, shift, (2, 3))).sum(dim=1), got, rtol=1e-12, atol=1e-9)
+
+
+def test_mirror_average_is_exact_under_mirrors_of_the_grid():
+    m = _model()
+    net = m.net.net
+    net.average_phases()
+    m.net.context = net.tile_context
+    ph = EDNN(m.net, 32, net.tile_context)
+    x = torch.rand((2, 1, 64, 96), dtype=torch.float64, generator=torch.Generator().manual_seed(8)) * 6
+    e = ph.contributions(x).sum(dim=1)
+    flipped = x.flip(2)  # pixel i -> -1 - i
+    assert float((ph.contributions(flipped).sum(dim=1) - e).abs().max()) > 1e-6  # not invariant by itself
+    net.average_mirrors()
+    e = ph.contributions(x).sum(dim=1)
+    for g in (x.flip(2), x.flip(3), x.flip(2, 3), torch.roll(x.flip(2), 1, 2), torch.roll(x.flip(3), (3, 7), (2, 3))):
+        torch.testing.assert_close(ph.contributions(g).sum(dim=1), e, rtol=1e-12, atol=1e-9)

@@ -334,15 +334,17 @@ def _trim_curve(path: Path, epoch: int, seconds: float | None) -> float:
 
 
 def _phase_averaged(model: Any) -> Any:
-    """The EDNN of a trained DensityCNN whose tiles average its density over every pixel phase
-    (:meth:`~ednn.train.networks.DensityCNN.average_phases`): exact under whole-pixel shifts; the
-    tiles get ``stride - 1`` more pixels of context."""
+    """The EDNN of a trained DensityCNN whose tiles average its density over every pixel phase and the
+    tile's mirror images (:meth:`~ednn.train.networks.DensityCNN.average_phases`,
+    :meth:`~ednn.train.networks.DensityCNN.average_mirrors`): exact under whole-pixel shifts,
+    mirrors and the 180° turn of the grid; the tiles get ``stride - 1`` more pixels of context."""
     from ..torch import EDNN
     from .networks import FocusMoments
 
     net = model.net
     inner = net.net if isinstance(net, FocusMoments) else net
     inner.average_phases()
+    inner.average_mirrors()
     if isinstance(net, FocusMoments):
         net.context = inner.tile_context  # its per-species term sums the focus of the wider tiles
     return EDNN(net, model.focus, inner.tile_context, ndim=2)

@@ -209,6 +209,7 @@ class DensityCNN(nn.Module):
         self.focus, self.context, self.stride, self.reach = f, c, stride, reach
         self.tile_context = c  # the context of the tiles forward() receives (see average_phases)
         self.phases = False
+        self.mirrors = False
         self.powers, self.power_scale = powers, float(power_scale)
         layers: list[nn.Module] = [nn.Conv2d(channels + powers - 1, widths[0], stride, stride=stride), nn.SiLU()]
         c_in = widths[0]
@@ -241,7 +242,24 @@ class DensityCNN(nn.Module):
         self.phases = True
         self.tile_context = tuple(ck + self.stride - 1 for ck in self.context)
 
+    def average_mirrors(self) -> None:
+        """Make :meth:`forward` the mean over the tile and its three mirror images (x, y, both).
+
+        Flipping every tile about its own centre gives the tiles of the grid flipped as a whole, so
+        the sum over the tiles becomes the mean of the energies of the grid and its mirror images:
+        exactly invariant under the mirrors and the 180° turn of the grid (with :meth:`average_phases`,
+        about every line through a pixel or between two). Four times the cost per tile.
+        """
+        self.mirrors = True
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mirrors:
+            n = x.shape[0]
+            x = torch.cat([x, x.flip(2), x.flip(3), x.flip(2, 3)], dim=0)
+            return self._phases(x).reshape(4, n, -1).mean(dim=0)
+        return self._phases(x)
+
+    def _phases(self, x: torch.Tensor) -> torch.Tensor:
         if not self.phases:
             return self.density(x, self.focus).sum(dim=(2, 3)) * self.norm
         # phase (a0, a1): the sub-tile whose focus starts a pixels further, every phase in one batch
