@@ -145,11 +145,15 @@ def test_hexagonal_cells_give_the_rectangular_energy(size, basis, formula):
     assert ednn.atoms.predict(SHEETS, turned) == pytest.approx(e, rel=SAME_STRUCTURE_RTOL)
 
 
-def test_the_registry_matters_so_the_test_above_can_fail():
-    """The shipped model is not translation invariant: the unregistered sheet differs, well beyond noise."""
+def test_the_registry_does_not_matter():
+    """The cell as ASE builds it (another registry on the pixel grid) and moved onto the training
+    sheets' registry: the same energy per atom, to the shipped model's invariance (docs/sheets.md:
+    worst spread under rigid moves well below 1 meV/atom; the first model was 0.83 eV/atom apart)."""
     g = graphene((10, 10))
     moved, _ = registered(g)
-    assert ednn.atoms.predict(SHEETS, g) != pytest.approx(ednn.atoms.predict(SHEETS, moved), rel=1e-4)
+    e_as_built = ednn.atoms.predict(SHEETS, g) / len(g)
+    e_moved = ednn.atoms.predict(SHEETS, moved) / len(g)
+    assert abs(e_as_built - e_moved) < 1e-3  # eV/atom
 
 
 def test_zigzag_along_x_is_turned_to_the_models_orientation():

@@ -28,9 +28,13 @@ def test_there_is_an_atoms_model():
 
 @pytest.mark.parametrize("name", ATOMS_MODELS)
 def test_moves_that_keep_the_physics_keep_the_energy(name):
-    sheets = probe_sheets(seed=7, repeats=(1, 2, 4), sigmas=(0.0, 0.04))
-    r = invariance_spread(ednn.models.path(name), sheets, draws=4, seed=11, threads=1)
-    assert len(r["spread"]) == 18 and r["natoms"].max() == 960
+    # every family, pristine and with vacancies, ideal and rattled at 60 sites; three 240-site and one
+    # 960-site sheet (the full protocol, 18 sheets with 4 draws each, is docs/sheets.md's and takes
+    # minutes: examples/sheets_report.py)
+    sheets = (probe_sheets(seed=7, repeats=(1,)) + probe_sheets(seed=7, repeats=(2,))[::2]
+              + probe_sheets(seed=7, repeats=(4,))[3:4])
+    r = invariance_spread(ednn.models.path(name), sheets, draws=2, seed=11, threads=2)
+    assert len(r["spread"]) == 10 and r["natoms"].max() > 900
     detail = f"median {r['median']:.3f}, worst {r['worst']:.3f} meV/atom; largest change per move {r['by_move']}"
     assert r["median"] < MEDIAN_MEV, detail
     assert r["worst"] < WORST_MEV, detail
