@@ -30,7 +30,7 @@ def sheet(family: str, rng: np.random.Generator, vacancies: int, sigma: float):
     ax, ay = A * math.sqrt(3.0), A
     # rectangular 4-atom cell of graphene, armchair along x
     base = np.array([[0.0, 0.0], [ax / 3.0, 0.0], [ax / 2.0, ay / 2.0], [5.0 * ax / 6.0, ay / 2.0]])
-    sub = np.array([0, 1, 1, 0])  # the two sublattices
+    sub = np.array([0, 1, 0, 1])  # the two sublattices (bonds 0-1, 1-2, 2-3, 3-0 of the next cell)
     xy, lat = [], []
     for i in range(3):
         for j in range(5):
@@ -50,6 +50,10 @@ def sheet(family: str, rng: np.random.Generator, vacancies: int, sigma: float):
     xy = np.mod(xy + rng.random(2) * lengths, lengths)
     pos = np.column_stack([xy, np.full(len(xy), 10.0)])[keep]
     atoms = Atoms(numbers=numbers[keep], positions=pos, cell=[lengths[0], lengths[1], 20.0], pbc=[True, True, False])
+    from ednn.atoms.bonds import bonds
+
+    i, j, _ = bonds(atoms.get_positions(), atoms.cell.array, 1.6)
+    assert not np.any((atoms.numbers[i] == atoms.numbers[j]) & (atoms.numbers[i] != 6)), "B-B or N-N bond"
     if sigma:
         atoms.rattle(stdev=sigma, seed=int(rng.integers(2**31)))
     atoms.wrap()

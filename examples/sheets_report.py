@@ -33,21 +33,28 @@ def _groups(err: np.ndarray, keys: list[str]) -> dict[str, dict[str, float]]:
     return {k: _stats(err[keys_arr == k]) for k in sorted(set(keys))}
 
 
-def h5_errors(model: ednn.Model, path: str) -> dict:
-    from ednn.atoms.bonds import bonds
+def h5_errors(model: ednn.Model, path: str, plot_dir: str | None = None) -> dict:
     from ednn.data.atoms_h5 import load
-    from ednn.train.data import TRAIN_MIN_DISTANCE
+    from ednn.train.data import broken_samples
 
     ds = load(path)
-    # broken snapshots (two atoms closer than any bond) are left out, as in training
-    keep = [i for i in range(len(ds)) if not len(bonds(ds.positions(i), ds.cells[i], TRAIN_MIN_DISTANCE)[0])]
-    err, seconds = [], []
+    # broken snapshots (two atoms closer than any bond) and the later ones of their trajectory are left
+    # out, as in training
+    left_out = set(broken_samples(ds))
+    keep = [i for i in range(len(ds)) if i not in left_out]
+    err, seconds, pred = [], [], []
     for i in keep:
         t = time.perf_counter()
         e = ednn.atoms.predict(model, ds[i], threads=2)
         seconds.append(time.perf_counter() - t)
         err.append((e - ds.energy[i]) / ds.natoms[i] * 1e3)
+        pred.append(e / ds.natoms[i])
     err = np.asarray(err)
+    if plot_dir:
+        from ednn.evaluate.metrics import plot_parity
+
+        plot_parity(np.asarray(pred), ds.energy[keep] / ds.natoms[keep], 1, Path(plot_dir) / f"{Path(path).stem}_parity.png",
+                    units="eV", title=f"{Path(path).name}: EDNN vs GFN1-xTB, per atom")
     fam = np.asarray(ds.columns["family"]).astype(str)[keep]
     vac = (np.asarray(ds.columns["vacancies"]) > 0)[keep]
     keys = [f"{f}{' +vac' if v else ''}" for f, v in zip(fam, vac)]
@@ -74,11 +81,12 @@ def main() -> None:
     p.add_argument("--transfer", nargs="*", default=[], help="labelled HDF5 files of larger cells")
     p.add_argument("--draws", type=int, default=4, help="random draws per move for the invariance spread")
     p.add_argument("--out", help="JSON report")
+    p.add_argument("--plot-dir", help="where the parity plot of the held-out cells goes")
     a = p.parse_args()
     m = ednn.Model(ednn.models.resolve(a.model))
     report: dict = {"model": str(a.model)}
     if a.test:
-        report["test"] = h5_errors(m, a.test)
+        report["test"] = h5_errors(m, a.test, a.plot_dir)
     if a.outside:
         report["outside"] = outside_errors(m, a.outside)
     report["transfer"] = [h5_errors(m, f) for f in a.transfer]

@@ -27,25 +27,32 @@ def test_broken_pair_names_the_closest_pair():
     assert "at 0.1 Angstrom" in broken_pair(q, a.cell.array)
 
 
-def test_labelling_records_broken_snapshots_as_failed(tmp_path, monkeypatch):
+def test_labelling_records_broken_snapshots_and_their_sequels_as_failed(tmp_path, monkeypatch):
     pytest.importorskip("tblite")
     import ednn.data.atoms_h5 as h5mod
     from ednn.data.atoms_h5 import label_dataset, load
-
-    calls = []
-    real = h5mod.broken_pair
-
-    def fake(positions, cell):  # the second snapshot of every trajectory "breaks"
-        calls.append(1)
-        return "atoms 1 and 2 at 0.2 Angstrom (closer than 1.0 Angstrom)" if len(calls) % 2 == 0 else real(positions, cell)
-
-    monkeypatch.setattr(h5mod, "broken_pair", fake)
-    labelled = []
-    monkeypatch.setattr(h5mod, "label", lambda a, s: labelled.append(1) or real_label(a, s))
     from ednn.data.xtb import label as real_label
+    from ednn.train.data import broken_samples
 
+    real_generate = h5mod.generate
+
+    def generate(config, seed, trajectory):  # trajectory 1 breaks at its second snapshot
+        frames = real_generate(config, seed, trajectory)
+        if trajectory == 1:
+            p = frames[1].get_positions()
+            p[7] = p[3] + [0.3, 0.0, 0.1]
+            frames[1].set_positions(p)
+        return frames
+
+    labelled = []
+    monkeypatch.setattr(h5mod, "generate", generate)
+    monkeypatch.setattr(h5mod, "label", lambda a, s: labelled.append(1) or real_label(a, s))
     path = tmp_path / "b.h5"
-    label_dataset(path, sheets.SheetsConfig(thermal="rattle", snapshots=2), 4, seed=2, workers=0, progress=False)
+    label_dataset(path, sheets.SheetsConfig(thermal="rattle", snapshots=3), 6, seed=2, workers=0, progress=False)
     ds = load(path)
-    assert len(ds) == 2 and len(ds.failed["index"]) == 2 and len(labelled) == 2  # broken ones never labelled
-    assert all("broken snapshot: atoms 1 and 2 at 0.2 Angstrom" in str(r) for r in ds.failed["reason"])
+    assert sorted(ds.columns["index"].tolist()) == [0, 1, 2, 3] and len(labelled) == 4  # broken ones never labelled
+    reasons = dict(zip(ds.failed["index"].tolist(), map(str, ds.failed["reason"])))
+    assert sorted(reasons) == [4, 5]
+    assert "broken snapshot: atoms 3 and 7 at 0.3162 Angstrom" in reasons[4]
+    assert "broken snapshot: after broken snapshot 4" in reasons[5]
+    assert broken_samples(ds) == ()  # nothing broken left among the labelled samples

@@ -132,12 +132,15 @@ def _work(config_dict: dict[str, Any], seed: int, trajectory: int, wanted: Seque
         return [Sample(base + s, trajectory, np.zeros(0, np.int32), np.zeros((0, 3)), np.zeros((3, 3)), {}, None,
                        f"generation: {type(exc).__name__}: {exc}", blas) for s in wanted]
     out = []
+    # the dynamics goes on from a broken sheet: a broken snapshot and every later one of its trajectory
+    # are recorded as failed, never labelled
+    first = next((k for k, a in enumerate(frames) if broken_pair(a.get_positions(), a.cell.array)), None)
     for s in wanted:
         a = frames[s]
-        broken = broken_pair(a.get_positions(), a.cell.array)
         try:
-            if broken:  # a broken snapshot is recorded as failed, never labelled
-                raise ValueError(f"broken snapshot: {broken}")
+            if first is not None and s >= first:
+                why = broken_pair(a.get_positions(), a.cell.array) or f"after broken snapshot {base + first}"
+                raise ValueError(f"broken snapshot: {why}")
             lab, err = label(a, settings), None
         except LabelError as exc:
             lab, err = None, f"SCF: {exc}"

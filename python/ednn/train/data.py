@@ -15,7 +15,7 @@ from ..atoms.recipe import ImageRecipe
 from ..errors import InputError
 from .augment import SheetImages
 
-__all__ = ["TrainingData", "load_training_data", "TRAIN_MIN_DISTANCE"]
+__all__ = ["TrainingData", "load_training_data", "broken_samples", "TRAIN_MIN_DISTANCE"]
 
 #: Atoms samples with two atoms closer than this (Angstrom) are left out of training
 #: (:data:`ednn.atoms.domain.BROKEN_DISTANCE`): the rare broken molecular-dynamics snapshot, labelled
@@ -51,6 +51,23 @@ class TrainingData:
 
 
 _CACHE: dict[tuple[Any, ...], TrainingData] = {}
+
+
+def broken_samples(ds: Any) -> tuple[int, ...]:
+    """Indices of the samples of an atoms dataset (:class:`ednn.data.atoms_h5.AtomsDataset`) left out
+    of training and evaluation: every snapshot with two atoms closer than :data:`TRAIN_MIN_DISTANCE`,
+    and every later snapshot of its trajectory (the dynamics went on from a broken sheet: its later
+    snapshots are damaged sheets, some eV/atom above their kind, even where no pair is that close)."""
+    from ..atoms.domain import broken_pair
+
+    index = np.asarray(ds.columns["index"])
+    traj = np.asarray(ds.columns["trajectory"])
+    first_break: dict[int, int] = {}
+    for i in range(len(ds)):
+        if broken_pair(ds.positions(i), ds.cells[i], TRAIN_MIN_DISTANCE):
+            t = int(traj[i])
+            first_break[t] = min(first_break.get(t, int(index[i])), int(index[i]))
+    return tuple(i for i in range(len(ds)) if int(traj[i]) in first_break and int(index[i]) >= first_break[int(traj[i])])
 
 
 def load_training_data(path: str | os.PathLike[str], downsample: int = 1,
@@ -90,12 +107,10 @@ def load_training_data(path: str | os.PathLike[str], downsample: int = 1,
     elif p.suffix in (".h5", ".hdf5"):
         from ..data.atoms_h5 import load as load_atoms
 
-        from ..atoms.domain import broken_pair
-
         ds = load_atoms(p)
         if len(ds) == 0:
             raise InputError(f"data: expected labelled samples in {str(path)!r}, got none")
-        dropped = tuple(i for i in range(len(ds)) if broken_pair(ds.positions(i), ds.cells[i], TRAIN_MIN_DISTANCE))
+        dropped = broken_samples(ds)
         keep = [i for i in range(len(ds)) if i not in set(dropped)]
         if not keep:
             raise InputError(f"data: expected samples with atoms at least {TRAIN_MIN_DISTANCE} Angstrom apart in "
