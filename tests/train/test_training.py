@@ -382,7 +382,7 @@ def test_downsample_and_pool_options(tmp_path):
     assert net.features[0].in_channels == 3 and net(torch.ones(2, 1, 64, 64)).shape == (2, 1)
     with pytest.raises(ednn.InputError, match="powers: expected an int in 1..4, got 0"):
         SmallCNN(64, powers=0)
-    with pytest.raises(ednn.InputError, match=r"config pool/powers: expected 1 for network paper-cnn"):
+    with pytest.raises(ednn.InputError, match=r"config powers: expected 1 for network paper-cnn"):
         load_config(dict(data=str(path), network="paper-cnn", focus=64, context=32, powers=2))
 
 

@@ -123,11 +123,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
         torch.set_num_threads(cfg.threads)
     device = _device(cfg.device)
     ds = load_training_data(cfg.data, cfg.downsample, cfg.channels, cfg.flatten)
-    if ds.dropped:
-        from .data import TRAIN_MIN_DISTANCE
-
-        log(f"left out {len(ds.dropped)} sample(s) with atoms closer than {TRAIN_MIN_DISTANCE} Angstrom "
-            f"(broken snapshots): {list(ds.dropped)[:10]}")
+    if ds.dropped:  # broken snapshots and their sequels (ednn.train.data.broken_samples)
+        log(f"left out {len(ds.dropped)} broken snapshot(s) and their sequels: samples {list(ds.dropped)[:10]}")
     L = ds.shape[-1]
     x_all = torch.from_numpy(ds.grids.astype(np.float32))
     y_all = torch.from_numpy(ds.targets.astype(np.float64)[:, None])
@@ -334,10 +331,8 @@ def _trim_curve(path: Path, epoch: int, seconds: float | None) -> float:
 
 
 def _phase_averaged(model: Any) -> Any:
-    """The EDNN of a trained DensityCNN whose tiles average its density over every pixel phase and the
-    tile's mirror images (:meth:`~ednn.train.networks.DensityCNN.average_phases`,
-    :meth:`~ednn.train.networks.DensityCNN.average_mirrors`): exact under whole-pixel shifts,
-    mirrors and the 180° turn of the grid; the tiles get ``stride - 1`` more pixels of context."""
+    """A trained DensityCNN's EDNN averaged over pixel phases and mirror images (exact under whole-pixel
+    shifts, mirrors and the 180° turn; ``DensityCNN.average_phases``/``average_mirrors``)."""
     from ..torch import EDNN
     from .networks import FocusMoments
 
