@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 
 import pytest
 
@@ -36,18 +34,10 @@ def test_equals_one_process(sheet, client):
     assert got == pytest.approx(want, rel=RTOL)
 
 
-def test_survives_a_killed_worker(sheet, client, monkeypatch):
+def test_survives_a_killed_worker(sheet, client, kill_a_worker):
     m = ednn.models.path("sheets")
     want = ednn.atoms.predict(m, *sheet, max_window=WINDOW)
-    pids = list(client.run(os.getpid).values())
-    killed: list[int] = []
-
-    def kill_one(done: int) -> None:
-        if done == 3 and not killed:  # while most blocks are still to run
-            os.kill(pids[0], signal.SIGKILL)
-            killed.append(pids[0])
-
-    monkeypatch.setattr(ed, "_after_result", kill_one)
+    killed = kill_a_worker(client)  # one worker dies after three results
     got = ednn.atoms.predict(m, *sheet, max_window=WINDOW, client=client)
     assert killed and got == pytest.approx(want, rel=RTOL)
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it

@@ -4,8 +4,6 @@ also with odd slab counts, several channels, outputs and dimensions, and when a 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 
@@ -106,19 +104,11 @@ def test_tasks_get_only_their_slab(client, monkeypatch):
     assert len(cells) >= 16 and max(cells) <= (8 + 2) * 64  # 8 rows and their two context rows
 
 
-def test_survives_a_killed_worker(client, monkeypatch):
+def test_survives_a_killed_worker(client, kill_a_worker):
     m = ednn.models.path("ising")
     s = spins((96, 64), seed=2)
     want = ednn.predict(m, s)
-    pids = list(client.run(os.getpid).values())
-    killed: list[int] = []
-
-    def kill_one(done: int) -> None:
-        if done == 3 and not killed:  # while most slabs are still to run
-            os.kill(pids[0], signal.SIGKILL)
-            killed.append(pids[0])
-
-    monkeypatch.setattr(ed, "_after_result", kill_one)
+    killed = kill_a_worker(client)  # one worker dies after three results
     got = ednn.predict(m, s, client=client, block_rows=3)  # 32 slabs
     assert killed and got == pytest.approx(want, rel=RTOL)
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it
