@@ -7,12 +7,14 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
 import ednn
 
-assert not ednn.__file__.startswith(sys.argv[1] if len(sys.argv) > 1 else "/nonexistent"), ednn.__file__
+if len(sys.argv) > 1:  # imported from the installed wheel, not from the source tree (a path, not a prefix)
+    assert not Path(ednn.__file__).resolve().is_relative_to(Path(sys.argv[1]).resolve()), ednn.__file__
 info = ednn.build_info()
 print("ednn", ednn.__version__, "from", ednn.__file__, info)
 names = ednn.models.available()
