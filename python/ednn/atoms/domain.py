@@ -66,19 +66,26 @@ def check_atoms(model: Model, numbers: Any, positions: Any, cell: Any, *,
     if (min_distance is None or model.ndim != 2 or p.ndim != 2 or p.shape[1] != 3 or len(p) < 2
             or len(p) > DISTANCE_CHECK_ATOMS or not np.all(np.isfinite(p))):
         return
-    i, j, d = bonds(p, cell, min_distance)
-    if len(i):
-        k = int(np.argmin(np.einsum("kc,kc->k", d, d)))
-        r = float(np.sqrt(d[k] @ d[k]))
-        raise InputError(f"positions: expected atoms at least {min_distance} Angstrom apart, got atoms {int(i[k])} and "
-                         f"{int(j[k])} at {r:.4g} Angstrom (overlapping or duplicated atoms)")
+    pair = _closest_pair(p, cell, min_distance)
+    if pair is not None:
+        raise InputError(f"positions: expected atoms at least {min_distance} Angstrom apart, got atoms {pair[0]} and "
+                         f"{pair[1]} at {pair[2]:.4g} Angstrom (overlapping or duplicated atoms)")
+
+
+def _closest_pair(positions: np.ndarray, cell: Any, distance: float) -> tuple[int, int, float] | None:
+    """The closest pair ``(i, j, r)`` of atoms closer than ``distance`` (3-D, periodic in the cell's
+    periodic directions), or None: ``positions`` ``(n, 3)`` float64, ``cell`` ``(3, 3)``."""
+    i, j, d = bonds(positions, cell, distance)
+    if not len(i):
+        return None
+    k = int(np.argmin(np.einsum("kc,kc->k", d, d)))
+    return int(i[k]), int(j[k]), float(np.sqrt(d[k] @ d[k]))
 
 
 def broken_pair(positions: Any, cell: Any, distance: float = BROKEN_DISTANCE) -> str | None:
     """None, or a description of the closest pair of atoms closer than ``distance`` (3-D, periodic in the
     cell's periodic directions): ``positions`` ``(n, 3)``, ``cell`` ``(3, 3)``."""
-    i, j, d = bonds(np.asarray(positions, dtype=np.float64), cell, distance)
-    if not len(i):
+    pair = _closest_pair(np.asarray(positions, dtype=np.float64), cell, distance)
+    if pair is None:
         return None
-    k = int(np.argmin(np.einsum("kc,kc->k", d, d)))
-    return f"atoms {int(i[k])} and {int(j[k])} at {float(np.sqrt(d[k] @ d[k])):.4g} Angstrom (closer than {distance} Angstrom)"
+    return f"atoms {pair[0]} and {pair[1]} at {pair[2]:.4g} Angstrom (closer than {distance} Angstrom)"

@@ -134,13 +134,13 @@ def _work(config_dict: dict[str, Any], seed: int, trajectory: int, wanted: Seque
     out = []
     # the dynamics goes on from a broken sheet: a broken snapshot and every later one of its trajectory
     # are recorded as failed, never labelled
-    first = next((k for k, a in enumerate(frames) if broken_pair(a.get_positions(), a.cell.array)), None)
+    broken = [broken_pair(a.get_positions(), a.cell.array) for a in frames]
+    first = next((k for k, b in enumerate(broken) if b), None)
     for s in wanted:
         a = frames[s]
         try:
             if first is not None and s >= first:
-                why = broken_pair(a.get_positions(), a.cell.array) or f"after broken snapshot {base + first}"
-                raise ValueError(f"broken snapshot: {why}")
+                raise ValueError(f"broken snapshot: {broken[s] or f'after broken snapshot {base + first}'}")
             lab, err = label(a, settings), None
         except LabelError as exc:
             lab, err = None, f"SCF: {exc}"

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..atoms.bonds import check_channels
-from ..atoms.domain import BROKEN_DISTANCE
+from ..atoms.domain import BROKEN_DISTANCE, broken_pair
 from ..atoms.recipe import ImageRecipe
 from ..errors import InputError
 from .augment import SheetImages
@@ -58,8 +58,6 @@ def broken_samples(ds: Any) -> tuple[int, ...]:
     of training and evaluation: every snapshot with two atoms closer than :data:`TRAIN_MIN_DISTANCE`,
     and every later snapshot of its trajectory (the dynamics went on from a broken sheet: its later
     snapshots are damaged sheets, some eV/atom above their kind, even where no pair is that close)."""
-    from ..atoms.domain import broken_pair
-
     index = np.asarray(ds.columns["index"])
     traj = np.asarray(ds.columns["trajectory"])
     first_break: dict[int, int] = {}
@@ -111,7 +109,8 @@ def load_training_data(path: str | os.PathLike[str], downsample: int = 1,
         if len(ds) == 0:
             raise InputError(f"data: expected labelled samples in {str(path)!r}, got none")
         dropped = broken_samples(ds)
-        keep = [i for i in range(len(ds)) if i not in set(dropped)]
+        left_out = set(dropped)
+        keep = [i for i in range(len(ds)) if i not in left_out]
         if not keep:
             raise InputError(f"data: expected samples with atoms at least {TRAIN_MIN_DISTANCE} Angstrom apart in "
                              f"{str(path)!r}, got none")

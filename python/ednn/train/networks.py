@@ -274,12 +274,10 @@ class DensityCNN(nn.Module):
         """``(B, outputs)``: the sum over all tiles of periodic grids ``x`` ``(B, C, S_1, S_2)``
         (each ``S_k`` a multiple of the focus), computed once per pixel."""
         (c0, c1), shape = self.context, tuple(x.shape[2:])
-        xp = torch.nn.functional.pad(x, (c1, c1, c0, c0), mode="circular") if max(c0, c1) <= min(shape) else None
-        if xp is None:  # context wider than the grid: wrap by gathering, as the tiling does
-            i0 = torch.remainder(torch.arange(-c0, shape[0] + c0, device=x.device), shape[0])
-            i1 = torch.remainder(torch.arange(-c1, shape[1] + c1, device=x.device), shape[1])
-            xp = x.index_select(2, i0).index_select(3, i1)
-        return self.density(xp, shape).sum(dim=(2, 3)) * self.norm
+        # wrap by gathering rows (i - c) mod S, as the tiling does: any context, even one wider than the grid
+        i0 = torch.remainder(torch.arange(-c0, shape[0] + c0, device=x.device), shape[0])
+        i1 = torch.remainder(torch.arange(-c1, shape[1] + c1, device=x.device), shape[1])
+        return self.density(x.index_select(2, i0).index_select(3, i1), shape).sum(dim=(2, 3)) * self.norm
 
 
 def sums_per_pixel(net: nn.Module) -> bool:
@@ -348,7 +346,11 @@ class FocusMoments(nn.Module):
     def moments(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, n_moments)`` float64: sums over each tile's focus of ``x^1 .. x^n`` (channel 0)."""
         (f0, f1), (c0, c1) = self.focus, self.context
-        v = x[:, 0, c0 : c0 + f0, c1 : c1 + f1].to(torch.float64)
+        return self._power_sums(x[:, 0, c0 : c0 + f0, c1 : c1 + f1])
+
+    def _power_sums(self, v: torch.Tensor) -> torch.Tensor:
+        """``(N, n_moments)`` float64: sums over axes 1, 2 of ``v^1 .. v^n`` for ``v`` ``(N, a, b)``."""
+        v = v.to(torch.float64)
         out, p = [], v
         for k in range(self.coefficients.shape[0]):
             if k:
@@ -369,13 +371,7 @@ class FocusMoments(nn.Module):
         ``periodic_sum`` (:class:`DensityCNN`): the moments of the whole grid are the sum of the
         focus moments (the focus regions partition it)."""
         y = self.net.periodic_sum(x)
-        v = x[:, 0].to(torch.float64)
-        m, p = [], v
-        for k in range(self.coefficients.shape[0]):
-            if k:
-                p = p * v
-            m.append(p.sum(dim=(1, 2)))
-        return y + ((torch.stack(m, dim=1) @ self.coefficients) / self.scale).to(y.dtype)
+        return y + ((self._power_sums(x[:, 0]) @ self.coefficients) / self.scale).to(y.dtype)
 
     def extra_repr(self) -> str:
         return f"moments={self.coefficients.shape[0]}, focus={self.focus}, context={self.context}"
