@@ -481,6 +481,8 @@ void read_metadata_info(const std::map<std::string, std::string>& meta, ModelInf
     optional("ednn.input_offset", info.channels, info.input_offset);
     optional("ednn.output_scale", K, info.output_scale);
     optional("ednn.output_offset", K, info.output_offset);
+    if (meta.count("ednn.batch_tiles"))
+        info.batch_tiles = metadata_ints("ednn.batch_tiles", meta.at("ednn.batch_tiles"), 1, 1, EDNN_MAX_METADATA_INT)[0];
     out = std::move(info);
 }
 

@@ -320,8 +320,11 @@ int64_t Predictor::batch_tiles(int64_t n_tiles) const {
     constexpr int64_t kDefaultBatchTiles = 16384;             // as ednn.inference.DEFAULT_BATCH_TILES
     const int64_t T = info_.tile_elements();                  // 1 .. EDNN_MAX_TILE_ELEMENTS
     int64_t bs = options_.batch_size;
-    if (bs <= 0)  // activations grow with the batch, not the tile: small tiles are capped by count
-        bs = std::max<int64_t>(1, std::min<int64_t>({n_tiles, kDefaultBatchTiles, kDefaultBatchBytes / (4 * T)}));
+    // activations grow with the batch, not the tile: small tiles are capped by count, and a network
+    // whose activations dwarf its input by the exporter's ednn.batch_tiles
+    const int64_t hint = info_.batch_tiles > 0 ? info_.batch_tiles : kDefaultBatchTiles;
+    if (bs <= 0)
+        bs = std::max<int64_t>(1, std::min<int64_t>({n_tiles, kDefaultBatchTiles, hint, kDefaultBatchBytes / (4 * T)}));
     bs = std::max<int64_t>(1, std::min(bs, n_tiles));
     // one batch of tiles is bounded (as ednn.inference.batch_tiles): refused before any allocation
     const int64_t most = std::max<int64_t>(1, EDNN_MAX_BATCH_ELEMENTS / T);

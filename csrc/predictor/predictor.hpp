@@ -50,6 +50,7 @@ struct ModelInfo {
     std::map<std::string, std::string> metadata;
     std::vector<double> input_scale, input_offset;    // per channel; empty when absent
     std::vector<double> output_scale, output_offset;  // per output; empty when absent
+    int64_t batch_tiles = 0;                          // ednn.batch_tiles; 0 when absent
     std::string input_name, output_name;
 
     int64_t n_outputs() const { return static_cast<int64_t>(outputs.size()); }

@@ -71,9 +71,12 @@ class Accumulator:
 
 
 def default_batch_size(model: Model, n_tiles: int) -> int:
-    """Tiles per ONNX Runtime call: about :data:`DEFAULT_BATCH_BYTES` of float32 input, at most ``n_tiles``."""
+    """Tiles per ONNX Runtime call: about :data:`DEFAULT_BATCH_BYTES` of float32 input, at most
+    :data:`DEFAULT_BATCH_TILES`, the model's ``ednn.batch_tiles`` (sized by its exporter from the
+    network's largest activation) and ``n_tiles``."""
     tile_elems = model.channels * int(np.prod(model.tile))
-    return max(1, min(n_tiles, DEFAULT_BATCH_TILES, DEFAULT_BATCH_BYTES // (4 * tile_elems)))
+    hint = model.batch_tiles or DEFAULT_BATCH_TILES
+    return max(1, min(n_tiles, DEFAULT_BATCH_TILES, hint, DEFAULT_BATCH_BYTES // (4 * tile_elems)))
 
 
 def batch_tiles(model: Model, batch_size: int | None, n_tiles: int) -> int:

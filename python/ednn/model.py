@@ -12,7 +12,10 @@ Contract (format version 1)
   ``ednn.description``,
   ``ednn.input_scale`` / ``ednn.input_offset`` (per channel: the network sees ``x * scale + offset``),
   ``ednn.output_scale`` / ``ednn.output_offset`` (per output: a tile contributes
-  ``y * scale + offset``), and any other ``ednn.*`` key (kept in :attr:`Model.metadata`).
+  ``y * scale + offset``), ``ednn.batch_tiles`` (1..2^24: the default number of tiles per ONNX
+  Runtime call, for networks whose activations are large beside their input tiles; the exporter
+  writes it, :func:`ednn.torch.export_onnx`), and any other ``ednn.*`` key (kept in
+  :attr:`Model.metadata`).
 """
 
 from __future__ import annotations
@@ -140,6 +143,7 @@ class Model:
     input_offset: np.ndarray | None = field(init=False)
     output_scale: np.ndarray | None = field(init=False)
     output_offset: np.ndarray | None = field(init=False)
+    batch_tiles: int | None = field(init=False)
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         import onnxruntime as ort
@@ -202,6 +206,7 @@ class Model:
         self.input_offset = parse_floats("ednn.input_offset", get("ednn.input_offset"), self.channels) if "ednn.input_offset" in meta else None
         self.output_scale = parse_floats("ednn.output_scale", get("ednn.output_scale"), k) if "ednn.output_scale" in meta else None
         self.output_offset = parse_floats("ednn.output_offset", get("ednn.output_offset"), k) if "ednn.output_offset" in meta else None
+        self.batch_tiles = parse_ints("ednn.batch_tiles", meta["ednn.batch_tiles"], 1, 1)[0] if "ednn.batch_tiles" in meta else None
 
     # ------------------------------------------------------------------ checks
     def _check_signature(self, sess: Any) -> None:

@@ -112,7 +112,8 @@ def predict(
         batch ``(B, ...)``. Every ``S_k`` must be a multiple of the model's focus. Any real dtype.
     batch_size
         Tiles per ONNX Runtime call; default: about 8 MiB of float32 tiles, at most
-        :data:`~ednn.inference.DEFAULT_BATCH_TILES` (the network's activations grow with the batch).
+        :data:`~ednn.inference.DEFAULT_BATCH_TILES` and the model's ``ednn.batch_tiles`` (the
+        network's activations grow with the batch; :func:`ednn.inference.default_batch_size`).
     providers
         ONNX Runtime execution providers; default CUDA when onnxruntime-gpu sees a GPU, else CPU.
     threads

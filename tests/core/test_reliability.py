@@ -113,6 +113,11 @@ HOSTILE = [
     ("scale-arabic-indic", _meta(input_scale="\u0661"), _dyn(2), "metadata ednn.input_scale: expected comma-separated numbers"),
     ("scale-overflow", _meta(input_scale="1e999"), _dyn(2), "metadata ednn.input_scale: expected 1 or 1 finite numbers"),
     ("spacing-three-on-2d", _meta(spacing="0.1,0.2,0.3"), _dyn(2), "metadata ednn.spacing: expected 1 or 2 finite numbers"),
+    # the exporter's batch hint: one positive integer
+    ("batch-tiles-0", _meta(batch_tiles="0"), _dyn(2), "metadata ednn.batch_tiles: expected values in 1..16777216, got '0'"),
+    ("batch-tiles-minus", _meta(batch_tiles="-4"), _dyn(2), f"metadata ednn.batch_tiles: {SYNTAX}, got '-4'"),
+    ("batch-tiles-two", _meta(batch_tiles="4,4"), _dyn(2), "metadata ednn.batch_tiles: expected 1 or 1 values, got 2"),
+    ("batch-tiles-2^24+1", _meta(batch_tiles="16777217"), _dyn(2), "metadata ednn.batch_tiles: expected values in 1..16777216"),
     # not EDNN model files, refused from the metadata: ONNX Runtime could not even load the graph
     ("no-metadata-bad-graph", None, _dyn(2), "is not an EDNN model file: metadata key 'ednn.format_version' is missing"),
 ]
@@ -225,6 +230,41 @@ def test_per_axis_spacing_is_read_by_python_and_c_alike(tmp_path):
     path = _sum_model(tmp_path / "m.onnx", _meta(spacing="0.1,0.2"), ["N", 1, 3, 3])
     assert ednn.Model(path).spacing == (0.1, 0.2)
     assert _c_api([{"model": str(path)}])[0] == {"create": 0, "create_message": ""}
+
+
+def _batch_size_model(path: Path, meta: dict[str, str]) -> Path:
+    """An ONNX file whose every tile contributes the size N of the batch it came in: a grid's total
+    is the sum of the squares of the batch sizes, which shows how the tiles were batched."""
+    nodes = [helper.make_node("Flatten", ["x"], ["f"], axis=1),
+             helper.make_node("ReduceSum", ["f"], ["s"], axes=[1], keepdims=1),
+             helper.make_node("Constant", [], ["zero"], value=helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])),
+             helper.make_node("Mul", ["s", "zero"], ["z"]),
+             helper.make_node("Shape", ["x"], ["shape"]),
+             helper.make_node("Constant", [], ["i0"], value=helper.make_tensor("i0", TensorProto.INT64, [1], [0])),
+             helper.make_node("Gather", ["shape", "i0"], ["n"], axis=0),
+             helper.make_node("Cast", ["n"], ["nf"], to=TensorProto.FLOAT),
+             helper.make_node("Add", ["z", "nf"], ["y"])]
+    graph = helper.make_graph(nodes, "batch", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 3, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+    model.ir_version = 7
+    helper.set_model_props(model, meta)
+    onnx.save_model(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("hint, want", [(None, 16 * 16), ("5", 3 * 5 * 5 + 1 * 1), ("16", 16 * 16), ("99", 16 * 16)])
+def test_batch_hint_sets_the_default_batch_in_python_and_c_alike(tmp_path, hint, want):
+    """``ednn.batch_tiles`` caps the default batch (16 tiles of a 4x4 grid here): batches of 5, 5, 5
+    and 1 tiles; an explicit ``batch_size`` still wins."""
+    meta = _meta() if hint is None else _meta(batch_tiles=hint)
+    path = _batch_size_model(tmp_path / "m.onnx", meta)
+    grid = np.arange(16.0).reshape(4, 4)
+    assert ednn.Model(path).batch_tiles == (None if hint is None else int(hint))
+    assert ednn.predict(path, grid) == want
+    assert ednn.predict(path, grid, batch_size=8) == 2 * 8 * 8
+    res = _c_api([{"model": str(path), "grid": grid.tolist()}])[0]
+    assert (res["create"], res["predict"], res["value"]) == (0, 0, want)
 
 
 def test_tile_at_the_limit_is_accepted(tmp_path):

@@ -265,6 +265,29 @@ def test_export_multichannel_cnn_and_exact_net(tmp_path):
     np.testing.assert_array_equal(ednn.predict(path, spins)[:, 0], reference.ising_energy(spins))
 
 
+class _Widen(nn.Module):
+    """Tiles (N, 1, 4, 4) -> a (N, width, 4, 4) activation -> (N, 1): its largest tensor is known."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, width, 3, padding=1)
+
+    def forward(self, x):
+        return torch.relu(self.conv(x)).sum(dim=(1, 2, 3))[:, None]
+
+
+@pytest.mark.parametrize("width, want", [(64, (32 << 20) // (4 * 64 * 16)), (4, 16384)])
+def test_export_sizes_the_default_batch_by_the_largest_activation(tmp_path, width, want):
+    """ednn.batch_tiles: 32 MiB of the largest intermediate tensor (64 x 4 x 4 floats a tile: 8192
+    tiles), capped at DEFAULT_BATCH_TILES (4 x 4 x 4 floats: 131 072 -> 16 384); an explicit value wins."""
+    model = et.EDNN(_Widen(width), focus=2, context=1)
+    m = ednn.Model(et.export_onnx(model, tmp_path / "w.onnx", channels=1))
+    assert m.batch_tiles == want
+    assert ednn.inference.default_batch_size(m, 10**6) == min(want, ednn.inference.DEFAULT_BATCH_BYTES // 64)
+    m = ednn.Model(et.export_onnx(model, tmp_path / "v.onnx", channels=1, batch_tiles=7))
+    assert m.batch_tiles == 7 and ednn.inference.default_batch_size(m, 10**6) == 7
+
+
 def test_export_dynamo_exporter(tmp_path):
     pytest.importorskip("onnxscript")
     torch.manual_seed(3)

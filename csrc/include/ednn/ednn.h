@@ -114,7 +114,8 @@ EDNN_API ednn_status ednn_options_set_threads(ednn_options* options, int threads
 EDNN_API ednn_status ednn_options_set_device(ednn_options* options, ednn_device device, char** error);
 /** CUDA device ordinal for the CUDA execution provider (default 0). */
 EDNN_API ednn_status ednn_options_set_cuda_device_id(ednn_options* options, int device_id, char** error);
-/** Tiles per ONNX Runtime call; 0 = about 8 MiB of float32 tiles and at most 16384 tiles. A call whose batch (this many
+/** Tiles per ONNX Runtime call; 0 = about 8 MiB of float32 tiles, at most 16384 tiles and at most the model's
+ *  ednn.batch_tiles (written by the exporter from the network's largest activation). A call whose batch (this many
  *  tiles, or all of a grid's tiles when fewer) would exceed EDNN_MAX_BATCH_ELEMENTS is refused. */
 EDNN_API ednn_status ednn_options_set_batch_size(ednn_options* options, int64_t tiles, char** error);
 /** Path of libonnxruntime.so to load; NULL or "" = search: $EDNN_ONNXRUNTIME_LIBRARY, an ONNX

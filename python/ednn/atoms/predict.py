@@ -128,7 +128,8 @@ def predict(
     gamma
         Gaussian width (default: the model's ``ednn.gamma``).
     batch_size
-        Tiles per ONNX Runtime call (default about 8 MiB of tiles).
+        Tiles per ONNX Runtime call (default :func:`ednn.inference.default_batch_size`: about 8 MiB of
+        tiles, at most the model's ``ednn.batch_tiles``).
     max_window
         Largest window, in grid points, rasterized at once (default :data:`DEFAULT_MAX_WINDOW`).
     providers, threads, progress
