@@ -76,7 +76,8 @@ def test_augmented_training_moves_every_sheet_every_epoch(tmp_path):
     from ednn.data.atoms_h5 import label_dataset
     from ednn.train.config import load_config
     from ednn.train.data import load_training_data
-    from ednn.train.loop import export_checkpoint, train
+    from ednn.train.export import export_checkpoint
+    from ednn.train.loop import train
 
     path = tmp_path / "sheets.h5"
     label_dataset(path, sheets.SheetsConfig(thermal="rattle", snapshots=2), 2, seed=5, workers=0, progress=False)
@@ -129,6 +130,18 @@ def test_augmented_training_moves_every_sheet_every_epoch(tmp_path):
     e = float(np.asarray(ednn.predict(m, img)).ravel()[0])
     for shift in ((1, 0), (0, 1), (1, 1), (5, 2)):  # whole pixels: exact up to float32 sums of ~ -3500 eV
         assert float(np.asarray(ednn.predict(m, np.roll(img, shift, (0, 1)))).ravel()[0]) == pytest.approx(e, rel=2e-7)
+    # any focus that divides the grid gives the same sum of one density (the 128 x 128 image: one tile
+    # of focus 128, two of (64, 128), ...); float32 per-tile sums of ~ -3500 eV in another order
+    for focus in (64, 128, (64, 128), (128, 32)):
+        mf = ednn.Model(export_checkpoint(s["last"], tmp_path / "f.onnx", focus=focus, overwrite=True))
+        f2 = (focus, focus) if isinstance(focus, int) else focus
+        assert mf.focus == f2 and mf.context == (17, 17)
+        if m.output_offset is not None:  # per tile, so it scales with the focus area
+            np.testing.assert_allclose(mf.output_offset, m.output_offset * f2[0] * f2[1] / 32**2, rtol=1e-12)
+        assert float(np.asarray(ednn.predict(mf, img)).ravel()[0]) == pytest.approx(e, rel=1e-6)
+    with pytest.raises(ednn.InputError, match=r"focus: expected multiples of the network's stride 2, got \(33, 33\)"):
+        export_checkpoint(s["last"], tmp_path / "g.onnx", focus=33)
+    assert not (tmp_path / "g.onnx").exists()
     with pytest.raises(ednn.InputError, match=r"config augment: expected true or false, got 'yes'"):
         load_config(dict(data=str(path), network="density-cnn", focus=32, context=16, downsample=2, augment="yes"))
 

@@ -23,7 +23,8 @@ import ednn  # noqa: E402
 from ednn.cli import main  # noqa: E402
 from ednn.data import ising  # noqa: E402
 from ednn.train.config import load_config  # noqa: E402
-from ednn.train.loop import export_checkpoint, train  # noqa: E402
+from ednn.train.export import export_checkpoint  # noqa: E402
+from ednn.train.loop import train  # noqa: E402
 
 EPOCHS, EVERY = 5, 2  # checkpoints (last.pt) after epochs 2, 4 and 5
 

@@ -19,7 +19,8 @@ import ednn  # noqa: E402
 from ednn.data import ising  # noqa: E402
 from ednn.cli import main  # noqa: E402
 from ednn.train.config import load_config  # noqa: E402
-from ednn.train.loop import export_checkpoint, train  # noqa: E402
+from ednn.train.export import export_checkpoint  # noqa: E402
+from ednn.train.loop import train  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +82,8 @@ def test_train_export_predict_resume(small_data, tmp_path):
     assert s6["steps"] == 3 * s["steps"]
     assert float(curve[-1].split(",")[2]) < first_loss
 
+    with pytest.raises(ednn.InputError, match="focus: expected None for a ising-dnn checkpoint"):
+        export_checkpoint(s6["last"], tmp_path / "m.onnx", focus=2)
     model_path = export_checkpoint(s6["last"], tmp_path / "m.onnx")
     m = ednn.Model(model_path)
     assert (m.focus, m.context, m.outputs, m.units) == ((1, 1), (1, 1), ("energy",), "J")

@@ -49,7 +49,8 @@ def ising_demo(
     from ..data.ising import sample, save
     from ..evaluate.ising import evaluate_ising
     from ..train.config import load_config
-    from ..train.loop import export_checkpoint, train
+    from ..train.export import export_checkpoint
+    from ..train.loop import train
 
     d = dict(DEMO_DEFAULTS)
     if count is not None:

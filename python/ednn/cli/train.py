@@ -42,11 +42,15 @@ def add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                    help="extra ednn.KEY metadata (repeatable), e.g. --meta test_mae=12.3")
+    p.add_argument("--focus", type=int, nargs="+", default=None, metavar="F",
+                   help="density-cnn only: the exported tiles' focus, one value or one per axis, multiples of "
+                        "the network's stride (default: the training config's); same energies, less context per "
+                        "pixel for a larger focus, which must divide the grids")
 
     def run(a: argparse.Namespace) -> int:
         require_extra("train", "ednn export", "torch", "onnx")
         from ..model import Model
-        from ..train.loop import export_checkpoint
+        from ..train.export import export_checkpoint
 
         extra = {}
         for item in a.meta:
@@ -56,7 +60,8 @@ def add_export(sub: argparse._SubParsersAction) -> None:
             if key.strip().removeprefix("ednn.") == "overwrite":
                 raise InputError(f"--meta: 'overwrite' is not a metadata key (use --force), got {item!r}")
             extra[key.strip().removeprefix("ednn.")] = value
-        path = export_checkpoint(a.checkpoint, a.out, overwrite=a.force, **extra)
+        focus = None if a.focus is None else (a.focus[0] if len(a.focus) == 1 else tuple(a.focus))
+        path = export_checkpoint(a.checkpoint, a.out, overwrite=a.force, focus=focus, **extra)
         print(Model(path).summary())
         return 0
 

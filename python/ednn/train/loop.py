@@ -1,11 +1,10 @@
-"""``ednn train``: the training loop, checkpoints and export (extra ``train``).
+"""``ednn train``: the training loop and checkpoints (extra ``train``; export: :mod:`ednn.train.export`).
 
 The run is described by a :class:`~ednn.train.config.TrainConfig` (YAML, see :mod:`ednn.train.config`).
 """
 
 from __future__ import annotations
 
-import copy
 import csv
 import json
 import math
@@ -18,14 +17,13 @@ from typing import Any
 import numpy as np
 
 from .._checks import per_axis
-from .._io import atomic_write, check_new
-from ..atoms.recipe import METADATA_KEYS as RECIPE_KEYS
+from .._io import atomic_write
 from ..errors import InputError
-from .baseline import moment_matrix, solve_moments, species_energies
+from .baseline import moment_matrix, solve_moments
 from .config import TrainConfig, density_shape
 from .data import load_training_data
 
-__all__ = ["train", "export_checkpoint", "build_network"]
+__all__ = ["train", "build_network"]
 
 #: What a run writes in its output_dir (removed when a run is replaced).
 _RUN_FILES = ("learning_curve.csv", "last.pt", "best.pt", "summary.json", "learning_curve.png")
@@ -328,72 +326,3 @@ def _trim_curve(path: Path, epoch: int, seconds: float | None) -> float:
     if seconds is not None:
         return float(seconds)
     return float(rows[-1][-1]) if rows else 0.0
-
-
-def _phase_averaged(model: Any) -> Any:
-    """A trained DensityCNN's EDNN averaged over pixel phases and mirror images (exact under whole-pixel
-    shifts, mirrors and the 180° turn; ``DensityCNN.average_phases``/``average_mirrors``)."""
-    from ..torch import EDNN
-    from .networks import FocusMoments
-
-    net = model.net
-    inner = net.net if isinstance(net, FocusMoments) else net
-    inner.average_phases()
-    inner.average_mirrors()
-    if isinstance(net, FocusMoments):
-        net.context = inner.tile_context  # its per-species term sums the focus of the wider tiles
-    return EDNN(net, model.focus, inner.tile_context, ndim=2)
-
-
-def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str], *, overwrite: bool = False,
-                      **metadata: Any) -> Path:
-    """Write the EDNN model file of a training checkpoint (``best.pt`` / ``last.pt``).
-
-    The file is written atomically; an existing ``out`` is refused unless ``overwrite``.
-    """
-    import torch
-
-    from ..torch import EDNN, export_onnx
-
-    ck_path = Path(checkpoint)
-    if not ck_path.is_file():
-        raise InputError(f"checkpoint: expected an existing file, got {str(checkpoint)!r} (no such file)")
-    check_new(out, overwrite=overwrite)
-    ck = torch.load(ck_path, map_location="cpu", weights_only=False)
-    if not isinstance(ck, dict) or "config" not in ck or "model" not in ck:
-        raise InputError(f"checkpoint: {str(checkpoint)!r} is not an ednn training checkpoint")
-    cfg = TrainConfig(**ck["config"])
-    n_moments = int(ck.get("baseline_moments", 0))
-    model = EDNN(build_network(cfg, ck["tile"][0], n_moments), cfg.focus, cfg.context, ndim=2)
-    model.load_state_dict(ck["model"])
-    if cfg.network == "density-cnn":
-        model = _phase_averaged(model)
-    kind = ck.get("data_kind", "ising")
-    dmeta = dict(ck.get("data_metadata", {"label_method": "exact nearest-neighbour Ising energy, J=1"}))
-    what = "Ising configurations" if kind == "ising" else "Eq. 2 images of atomic sheets"
-    meta = {
-        "units": cfg.units if kind == "ising" else "eV",
-        "description": cfg.description
-        or f"{cfg.network} EDNN (f={cfg.focus}, c={cfg.context}) trained on {ck['L']}x{ck['L']} {what}",
-        "trained_on": f"{Path(cfg.data).name} ({ck['L']}x{ck['L']})",
-        "training": f"epochs={ck['epoch']} steps={ck['step']} lr={cfg.learning_rate} batch={cfg.batch_size} seed={cfg.seed}",
-        "label_method": dmeta.pop("label_method", ""),
-    }
-    for key in ("species", "energy_convention", *RECIPE_KEYS):  # only known keys reach the model file
-        if dmeta.get(key) not in (None, ""):
-            meta[key] = dmeta[key]
-    if ck.get("output_scale", 1.0) != 1.0 or ck.get("output_offset", 0.0) != 0.0:
-        meta["output_scale"] = float(ck["output_scale"])
-        meta["output_offset"] = float(ck["output_offset"])
-    if n_moments:
-        a = model.net.coefficients[:, 0].numpy()
-        meta["baseline"] = (
-            f"per-species term in the graph: sum_k a_k sum_focus V^k, k=1..{n_moments}, "
-            f"a={json.dumps([float(v) for v in a])}"
-        )
-        if dmeta.get("species") and dmeta.get("spacing"):
-            mu = species_energies(a, dmeta["species"], dmeta["spacing"], float(dmeta.get("gamma", 0.2)))
-            meta["species_energies"] = json.dumps(mu)
-    meta.update(metadata)
-    return export_onnx(model, out, channels=_n_channels(cfg), outputs=cfg.outputs, overwrite=overwrite,
-                       **copy.deepcopy(meta))
