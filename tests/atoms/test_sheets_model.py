@@ -57,6 +57,26 @@ def test_image_and_atoms_paths_agree(model):
     assert float(np.asarray(ednn.predict(model, image)).ravel()[0]) == pytest.approx(ednn.atoms.predict(model, cell), rel=1e-6)
 
 
+def test_large_tiles_give_the_same_energies(model):
+    """sheets-large: the same network with a focus of one 60-site cell (128 pixels): the same sum of
+    one per-pixel density, so the same energy as sheets on every sheet both accept, and batches
+    sized by the network's activations (ednn.batch_tiles) in both."""
+    large = ednn.Model(ednn.models.path("sheets-large"))
+    assert large.focus == (128, 128) and large.context == model.context
+    assert {k: v for k, v in large.metadata.items() if k not in ("ednn.focus", "ednn.output_offset", "ednn.batch_tiles",
+                                                                  "ednn.description")} == \
+        {k: v for k, v in model.metadata.items() if k not in ("ednn.focus", "ednn.output_offset", "ednn.batch_tiles",
+                                                              "ednn.description")}
+    assert model.batch_tiles is not None and large.batch_tiles is not None and large.batch_tiles < model.batch_tiles
+    rng = np.random.default_rng(5)
+    for kind, repeat in (("graphene", 1), ("hetero", 2)):
+        cell = sheets.hexagonal_sheet(kind, rng, repeat=repeat, vacancies=1)
+        cell.rattle(0.03, seed=3)
+        # each tile's output is float32: one of ~ -3400 eV per 60-site cell rounds to ~2e-4 eV (6e-8
+        # relative, 0.003 meV/atom), 16 of ~ -210 eV to less; 2.6e-8 relative measured, 3e-7 allowed
+        assert ednn.atoms.predict(large, cell) == pytest.approx(ednn.atoms.predict(model, cell), rel=3e-7)
+
+
 def test_accuracy_on_fresh_labels(tmp_path):
     """Fresh thermal 60-site cells (new seed), labelled here: the error is of the documented size."""
     pytest.importorskip("tblite")
