@@ -68,19 +68,13 @@ def test_export_and_onnx_runtime_agree_with_torch(tmp_path):
     assert ednn.predict(path, np.roll(x, (2, 2), (1, 2))) == pytest.approx(ednn.predict(path, x), rel=1e-6)
 
 
-def test_augmented_training_moves_every_sheet_every_epoch(tmp_path):
-    pytest.importorskip("tblite")
-    pytest.importorskip("h5py")
-    pytest.importorskip("ase")
-    from ednn.data import sheets
-    from ednn.data.atoms_h5 import label_dataset
+def test_augmented_training_moves_every_sheet_every_epoch(tmp_path, labelled_sheets):
+    path = labelled_sheets(tmp_path / "sheets.h5", 2, 5, thermal="rattle", snapshots=2)
     from ednn.train.config import load_config
     from ednn.train.data import load_training_data
     from ednn.train.export import export_checkpoint
     from ednn.train.loop import train
 
-    path = tmp_path / "sheets.h5"
-    label_dataset(path, sheets.SheetsConfig(thermal="rattle", snapshots=2), 2, seed=5, workers=0, progress=False)
     data = load_training_data(path, 2, None, True)
     n = len(data.targets)
     assert data.sheets is not None and len(data.sheets.positions) == n >= 2

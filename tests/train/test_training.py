@@ -237,15 +237,9 @@ def _torch_total(cfg, checkpoint, image: np.ndarray) -> float:
     return raw * ck["output_scale"] + ck["output_offset"] * n_tiles
 
 
-def test_train_small_cnn_on_labelled_sheets(tmp_path):
-    pytest.importorskip("tblite")
-    pytest.importorskip("h5py")
-    pytest.importorskip("ase")
-    from ednn.data import sheets
-    from ednn.data.atoms_h5 import label_dataset, load
-
-    path = tmp_path / "sheets.h5"
-    label_dataset(path, sheets.SheetsConfig(thermal="rattle", snapshots=2), 4, seed=1, workers=0, progress=False)
+def test_train_small_cnn_on_labelled_sheets(tmp_path, labelled_sheets):
+    path = labelled_sheets(tmp_path / "sheets.h5", 4, 1, thermal="rattle", snapshots=2)
+    from ednn.data.atoms_h5 import load
     cfg = load_config(dict(data=str(path), network="small-cnn", focus=64, context=32, learning_rate=1e-3,
                            batch_size=2, epochs=2, validation_split=0, output_dir=str(tmp_path / "run")))
     s = train(cfg, progress=False, log=lambda *a: None)
@@ -313,20 +307,14 @@ def test_focus_moments_sum_to_grid_moments_and_recover_species_energies(tmp_path
     np.testing.assert_allclose([ednn.predict(path, im) for im in images], whole, rtol=2e-6)
 
 
-def test_atoms_evaluate_sizes_cli(tmp_path, capsys):
-    pytest.importorskip("tblite")
-    pytest.importorskip("h5py")
+def test_atoms_evaluate_sizes_cli(tmp_path, capsys, labelled_sheets):
     pytest.importorskip("matplotlib")
-    from ednn.data import sheets
-    from ednn.data.atoms_h5 import label_dataset
     from ednn.cli import main
 
     # two small files stand in for two cell sizes (a 240-atom label costs ~10-40 s on 2 cores)
-    small, big = tmp_path / "s60.h5", tmp_path / "other.h5"
-    label_dataset(small, sheets.SheetsConfig(thermal="rattle", snapshots=2, defect_fraction=0.0), 4, seed=1,
-                  workers=0, progress=False)
-    label_dataset(big, sheets.SheetsConfig(thermal="rattle", snapshots=1, defect_fraction=0.0, families=("hbn",)), 1,
-                  seed=2, workers=0, progress=False)
+    small = labelled_sheets(tmp_path / "s60.h5", 4, 1, thermal="rattle", snapshots=2, defect_fraction=0.0)
+    big = labelled_sheets(tmp_path / "other.h5", 1, 2, thermal="rattle", snapshots=1, defect_fraction=0.0,
+                          families=("hbn",))
     cfg = load_config(dict(data=str(small), network="small-cnn", focus=32, context=16, downsample=2, pool=2, powers=2,
                            batch_size=2, epochs=1, validation_split=0, output_dir=str(tmp_path / "run")))
     last = train(cfg, progress=False, log=lambda *a: None)["last"]
@@ -355,16 +343,10 @@ def test_atoms_evaluate_sizes_cli(tmp_path, capsys):
     assert (out / "sizes.png").stat().st_size > 0 and (out / "other_parity.png").stat().st_size > 0
 
 
-def test_downsample_and_pool_options(tmp_path):
-    pytest.importorskip("h5py")
-    pytest.importorskip("ase")
-    from ednn.data import sheets
-    from ednn.data.atoms_h5 import label_dataset
+def test_downsample_and_pool_options(tmp_path, labelled_sheets):
+    path = labelled_sheets(tmp_path / "s.h5", 1, 0, thermal="rattle", snapshots=1)
     from ednn.train.data import load_training_data
     from ednn.torch import SmallCNN
-
-    path = tmp_path / "s.h5"
-    label_dataset(path, sheets.SheetsConfig(thermal="rattle", snapshots=1), 1, seed=0, workers=0, progress=False)
     full, half = load_training_data(path), load_training_data(path, 2)
     assert full.shape == (256, 256) and half.shape == (128, 128)
     assert half.metadata["spacing"] == pytest.approx([2 * v for v in full.metadata["spacing"]])
@@ -389,18 +371,12 @@ def test_downsample_and_pool_options(tmp_path):
         load_config(dict(data=str(path), network="paper-cnn", focus=64, context=32, powers=2))
 
 
-def test_train_with_bond_height_channel(tmp_path):
+def test_train_with_bond_height_channel(tmp_path, labelled_sheets):
     """channels: [V, bond_dz2] trains a two-channel model whose file predicts atoms like its torch graph."""
-    pytest.importorskip("tblite")
-    pytest.importorskip("h5py")
-    pytest.importorskip("ase")
-    from ednn.data import sheets
-    from ednn.data.atoms_h5 import label_dataset, load
+    path = labelled_sheets(tmp_path / "sheets.h5", 2, 3, thermal="rattle", snapshots=2)
+    from ednn.data.atoms_h5 import load
     from ednn.train.data import load_training_data
     from ednn.torch import SmallCNN
-
-    path = tmp_path / "sheets.h5"
-    label_dataset(path, sheets.SheetsConfig(thermal="rattle", snapshots=2), 2, seed=3, workers=0, progress=False)
     data = load_training_data(path, 2, ["V", "bond_dz2"])
     assert data.grids.shape == (2, 2, 128, 128) and data.grids[:, 1].max() > 0.1
     np.testing.assert_array_equal(data.grids[:, 0], load_training_data(path, 2).grids[:, 0])
