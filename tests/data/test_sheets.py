@@ -86,6 +86,31 @@ def test_porous(rng):
         assert min(len(nb) for nb in neighbour_lists(p)) >= 2  # no dangling atoms or chains ends
 
 
+@pytest.mark.parametrize("cells, spacing, grid", [
+    (None, sheets.POROUS_SPACING, [384, 384]),               # the paper's cells and images
+    ((6, 10), sheets.BASE_SPACING, [512, 512]),              # 2 x 2 60-site blocks: the sheets datasets' grid
+    ((4, 7), sheets.POROUS_SPACING, [192, 192]),             # half the paper's cell on its spacing
+    ((5, 9), sheets.POROUS_SPACING, []),                     # off both grids: the spacing only
+])
+def test_porous_cells_choose_the_image_grid(cells, spacing, grid):
+    """Porous sheets of whole 60-site blocks are imaged like the sheets datasets (one model may read
+    both); other sizes on the paper's porous spacing."""
+    pytest.importorskip("tblite")
+    from ednn.data.atoms_h5 import _root_attrs
+    from ednn.data.xtb import LabelSettings
+
+    cfg = sheets.PorousConfig() if cells is None else sheets.PorousConfig(cells=cells)
+    attrs = _root_attrs(cfg, LabelSettings(), 0, 1)
+    np.testing.assert_allclose(attrs["image_spacing"], spacing, rtol=1e-12)
+    assert attrs["image_grid"] == grid
+    if grid:  # the grid spans the cell
+        np.testing.assert_allclose(np.asarray(grid) * np.asarray(spacing),
+                                   np.asarray(cfg.cells) * np.asarray(sheets.RECT_CELL), rtol=1e-12)
+    rng = np.random.default_rng(0)
+    p = sheets.porous_graphene(rng, cells=cfg.cells)
+    np.testing.assert_allclose(p.cell.lengths()[:2], np.asarray(cfg.cells) * np.asarray(sheets.RECT_CELL), rtol=1e-12)
+
+
 def test_generator_errors(rng):
     with pytest.raises(ednn.InputError, match="family: expected one of graphene, hbn, hetero, got 'MoS2'"):
         sheets.hexagonal_sheet("MoS2", rng)

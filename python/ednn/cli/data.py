@@ -144,6 +144,9 @@ def _add_porous(kinds: argparse._SubParsersAction) -> None:
     p = kinds.add_parser("porous", help="porous graphene, ~35 x 35 Angstrom with random pores, GFN1-xTB labels")
     p.add_argument("--pores", type=arg_ints, default=(1, 6), help="min,max number of pores (default 1,6)")
     p.add_argument("--radius", type=arg_floats, default=(1.5, 5.0), help="min,max pore radius in Angstrom (default 1.5,5)")
+    p.add_argument("--cells", type=arg_ints, default=None,
+                   help="rectangular 4-atom cells NX,NY of each sheet (default 8,14: the paper's 34 x 34 Angstrom, "
+                        "384 x 384 images; multiples of 3,5 are imaged on the sheets datasets' grid)")
     _common(p)
 
     def run_porous(a: argparse.Namespace) -> int:
@@ -151,8 +154,9 @@ def _add_porous(kinds: argparse._SubParsersAction) -> None:
 
         if len(a.pores) != 2 or len(a.radius) != 2:
             raise InputError(f"--pores/--radius: expected two values each (min,max), got {a.pores} and {a.radius}")
+        cells = {} if a.cells is None else {"cells": a.cells}
         cfg = PorousConfig(
-            pores=a.pores, radius=a.radius, temperature=a.temperature, thermal=a.thermal,
+            **cells, pores=a.pores, radius=a.radius, temperature=a.temperature, thermal=a.thermal,
             equilibrate_steps=a.equilibrate, interval_steps=a.interval, snapshots=a.snapshots, timestep_fs=a.timestep,
             **_distribution(a),
         )

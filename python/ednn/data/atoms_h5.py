@@ -64,6 +64,7 @@ from .sheets import (
     BASE_GRID,
     BASE_SPACING,
     CELL_Z,
+    POROUS_CELLS,
     POROUS_GRID,
     POROUS_SPACING,
     PorousConfig,
@@ -161,8 +162,13 @@ def _root_attrs(config: SheetsConfig | PorousConfig, settings: LabelSettings, se
         spacing = list(BASE_SPACING)
         exact = [g * config.repeat * c / b for g, c, b in zip(BASE_GRID, config.cells, BASE_CELLS)]
         grid = [int(v) for v in exact] if all(float(v).is_integer() for v in exact) else []  # [] if off-grid
-    else:
-        spacing, grid = list(POROUS_SPACING), list(POROUS_GRID)
+    elif all(c % b == 0 for c, b in zip(config.cells, BASE_CELLS)):  # whole 60-site blocks: the sheets' grid
+        spacing = list(BASE_SPACING)
+        grid = [g * c // b for g, c, b in zip(BASE_GRID, config.cells, BASE_CELLS)]
+    else:  # the paper's 384 x 384 per 8 x 14 cells, the same spacing for other sizes ([] if off-grid)
+        spacing = list(POROUS_SPACING)
+        exact = [g * c / b for g, c, b in zip(POROUS_GRID, config.cells, POROUS_CELLS)]
+        grid = [int(v) for v in exact] if all(float(v).is_integer() for v in exact) else []
     if settings.repeat > 1:
         conv += f", from the {settings.repeat}x{settings.repeat} tiled cell divided by {settings.repeat**2}"
     return {
