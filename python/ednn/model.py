@@ -319,7 +319,8 @@ CACHE_SIZE = 16
 
 def load_model(model: str | os.PathLike[str] | Model) -> Model:
     """A :class:`Model`, cached per path (reloaded when the file changes; the :data:`CACHE_SIZE` most
-    recently used models are kept)."""
+    recently used models are kept). A string that is no file but a shipped model's name
+    (``ednn.models.available()``, e.g. ``"sheets"``) is that model's file, as on the command line."""
     if isinstance(model, Model):
         return model
     if not isinstance(model, (str, os.PathLike)):
@@ -328,7 +329,14 @@ def load_model(model: str | os.PathLike[str] | Model) -> Model:
     try:
         st = p.stat()
     except OSError:
-        raise InputError(f"model: expected an existing ONNX file, got {str(model)!r} (no such file)") from None
+        from .models import available, resolve
+
+        shipped = resolve(model)
+        if shipped is model:
+            raise InputError(f"model: expected an existing ONNX file or a shipped model's name ({', '.join(available())}), "
+                             f"got {str(model)!r} (no such file)") from None
+        p = Path(shipped)
+        st = p.stat()
     key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
     with _CACHE_LOCK:
         m = _CACHE.get(key)

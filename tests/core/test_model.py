@@ -105,6 +105,20 @@ def test_load_model_caches_and_reloads(tmp_path):
     assert b is not a and b.units == "changed"
 
 
+def test_shipped_models_by_name(tmp_path, monkeypatch):
+    """A shipped model's name stands for its file in Python as on the command line; a file of that
+    name in the working directory wins; anything else is refused naming the shipped models."""
+    spins = np.ones((4, 4), dtype=np.int8)
+    assert ednn.load_model("ising-exact") is ednn.load_model(ednn.models.path("ising-exact"))
+    assert ednn.predict("ising-exact", spins) == -32.0
+    monkeypatch.chdir(tmp_path)
+    _identity_sum_model(tmp_path / "ising-exact", _meta())
+    assert ednn.load_model("ising-exact").path == Path("ising-exact")
+    with pytest.raises(ednn.InputError, match=r"expected an existing ONNX file or a shipped model's name \(.*ising-exact.*\), "
+                                              r"got 'isng' \(no such file\)"):
+        ednn.load_model("isng")
+
+
 def test_shipped_exact_model_matches_builder():
     assert "ising-exact" in ednn.models.available()
     m = ednn.Model(ednn.models.path("ising-exact"))
