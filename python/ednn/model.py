@@ -317,6 +317,12 @@ _CACHE_LOCK = threading.Lock()
 CACHE_SIZE = 16
 
 
+def _shipped_models() -> dict[str, Path]:
+    """The model files shipped with the package (``ednn/models/*.onnx``) by name, sorted."""
+    root = Path(__file__).parent / "models"
+    return {f.name[: -len(".onnx")]: f for f in sorted(root.glob("*.onnx"))}
+
+
 def load_model(model: str | os.PathLike[str] | Model) -> Model:
     """A :class:`Model`, cached per path (reloaded when the file changes; the :data:`CACHE_SIZE` most
     recently used models are kept). A string that is no file but a shipped model's name
@@ -329,13 +335,11 @@ def load_model(model: str | os.PathLike[str] | Model) -> Model:
     try:
         st = p.stat()
     except OSError:
-        from .models import available, resolve
-
-        shipped = resolve(model)
-        if shipped is model:
-            raise InputError(f"model: expected an existing ONNX file or a shipped model's name ({', '.join(available())}), "
+        shipped = _shipped_models()
+        if not isinstance(model, str) or model not in shipped:
+            raise InputError(f"model: expected an existing ONNX file or a shipped model's name ({', '.join(shipped)}), "
                              f"got {str(model)!r} (no such file)") from None
-        p = Path(shipped)
+        p = shipped[model]
         st = p.stat()
     key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
     with _CACHE_LOCK:

@@ -158,7 +158,7 @@ def test_augment_is_refused_for_spins(tmp_path):
 def test_widths_and_dilations_in_the_config(tmp_path):
     from ednn.data import ising
     from ednn.train.config import load_config
-    from ednn.train.loop import build_network
+    from ednn.train.config import build_network
 
     path = ising.save(tmp_path / "i.npz", ising.sample(32, 4, (1.0, 4.0), seed=3))
     cfg = load_config({"data": str(path), "network": "density-cnn", "focus": 16, "context": 12,

@@ -226,7 +226,7 @@ def test_demo_small(tmp_path, capsys):
 def _torch_total(cfg, checkpoint, image: np.ndarray) -> float:
     """Total of a training checkpoint's torch EDNN on one image ``(C, S_1, S_2)``, in the data's units."""
     from ednn.torch import EDNN
-    from ednn.train.loop import build_network
+    from ednn.train.config import build_network
 
     ck = torch.load(checkpoint, weights_only=False)
     net = EDNN(build_network(cfg, cfg.focus + 2 * cfg.context, ck["baseline_moments"]), cfg.focus, cfg.context)

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,9 @@ __all__ = ["available", "path", "resolve", "table"]
 
 
 def _files() -> dict[str, Path]:
-    root = resources.files(__name__)
-    out = {}
-    for entry in root.iterdir():
-        name = entry.name
-        if name.endswith(".onnx"):
-            out[name[: -len(".onnx")]] = Path(str(entry))
-    return out
+    from ..model import _shipped_models
+
+    return _shipped_models()
 
 
 def available() -> list[str]:

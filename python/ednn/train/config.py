@@ -28,12 +28,14 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .._checks import check_divisible, per_axis
 from ..atoms.recipe import check_channels
 from ..errors import InputError
 from .data import load_training_data
 
-__all__ = ["TrainConfig", "load_config", "NETWORKS", "density_shape"]
+__all__ = ["TrainConfig", "load_config", "NETWORKS", "density_shape", "build_network", "n_channels"]
 
 NETWORKS = ("ising-dnn", "paper-cnn", "small-cnn", "density-cnn")
 
@@ -197,3 +199,31 @@ def load_config(source: str | os.PathLike[str] | dict[str, Any], **overrides: An
     if "data" not in raw:
         raise InputError("config data: expected a dataset path, got nothing (the key is required)")
     return _check(TrainConfig(**raw), base)
+
+
+def build_network(cfg: TrainConfig, tile: int, moments: int = 0, coefficients: Any = None, scale: float = 1.0) -> Any:
+    """The per-tile network of ``cfg`` (ising-dnn, paper-cnn, small-cnn or density-cnn).
+
+    With ``moments > 0`` it is wrapped in :class:`ednn.torch.FocusMoments` with ``coefficients``
+    (zeros when None, e.g. before loading a checkpoint) and ``scale``.
+    """
+    from .networks import DensityCNN, FocusMoments, IsingDNN, PaperCNN, SmallCNN
+
+    if cfg.network == "ising-dnn":
+        net = IsingDNN(cfg.focus, cfg.context, channels=1)
+    elif cfg.network == "density-cnn":
+        net = DensityCNN(cfg.focus, cfg.context, channels=n_channels(cfg), outputs=len(cfg.outputs), powers=cfg.powers,
+                         **density_shape(cfg))
+    elif cfg.network == "small-cnn":
+        net = SmallCNN(tile=tile, channels=n_channels(cfg), outputs=len(cfg.outputs), pool=cfg.pool, powers=cfg.powers)
+    else:
+        net = PaperCNN(tile=tile, channels=n_channels(cfg), outputs=len(cfg.outputs))
+    if moments:
+        a = np.zeros(moments) if coefficients is None else np.asarray(coefficients, dtype=np.float64)
+        net = FocusMoments(net, cfg.focus, cfg.context, a, scale)
+    return net
+
+
+def n_channels(cfg: TrainConfig) -> int:
+    """Input channels of the network of ``cfg`` (1 unless ``channels`` lists more)."""
+    return 1 if cfg.channels is None else len(cfg.channels)

@@ -21,8 +21,7 @@ from .._io import check_new
 from ..atoms.recipe import METADATA_KEYS as RECIPE_KEYS
 from ..errors import InputError
 from .baseline import species_energies
-from .config import TrainConfig
-from .loop import _n_channels, build_network
+from .config import TrainConfig, build_network, n_channels
 
 __all__ = ["export_checkpoint"]
 
@@ -110,5 +109,5 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
             mu = species_energies(a, dmeta["species"], dmeta["spacing"], float(dmeta.get("gamma", 0.2)))
             meta["species_energies"] = json.dumps(mu)
     meta.update(metadata)
-    return export_onnx(model, out, channels=_n_channels(cfg), outputs=cfg.outputs, overwrite=overwrite,
+    return export_onnx(model, out, channels=n_channels(cfg), outputs=cfg.outputs, overwrite=overwrite,
                        **copy.deepcopy(meta))

@@ -20,41 +20,14 @@ from .._checks import per_axis
 from .._io import atomic_write
 from ..errors import InputError
 from .baseline import moment_matrix, solve_moments
-from .config import TrainConfig, density_shape
+from .config import TrainConfig, build_network
 from .data import load_training_data
 
-__all__ = ["train", "build_network"]
+__all__ = ["train"]
 
 #: What a run writes in its output_dir (removed when a run is replaced).
 _RUN_FILES = ("learning_curve.csv", "last.pt", "best.pt", "summary.json", "learning_curve.png")
 _CURVE_HEADER = ["epoch", "step", "train_mse", "val_mse", "val_mae", "learning_rate", "seconds"]
-
-
-def build_network(cfg: TrainConfig, tile: int, moments: int = 0, coefficients: Any = None, scale: float = 1.0) -> Any:
-    """The per-tile network of ``cfg`` (ising-dnn, paper-cnn, small-cnn or density-cnn).
-
-    With ``moments > 0`` it is wrapped in :class:`ednn.torch.FocusMoments` with ``coefficients``
-    (zeros when None, e.g. before loading a checkpoint) and ``scale``.
-    """
-    from .networks import DensityCNN, FocusMoments, IsingDNN, PaperCNN, SmallCNN
-
-    if cfg.network == "ising-dnn":
-        net = IsingDNN(cfg.focus, cfg.context, channels=1)
-    elif cfg.network == "density-cnn":
-        net = DensityCNN(cfg.focus, cfg.context, channels=_n_channels(cfg), outputs=len(cfg.outputs), powers=cfg.powers,
-                         **density_shape(cfg))
-    elif cfg.network == "small-cnn":
-        net = SmallCNN(tile=tile, channels=_n_channels(cfg), outputs=len(cfg.outputs), pool=cfg.pool, powers=cfg.powers)
-    else:
-        net = PaperCNN(tile=tile, channels=_n_channels(cfg), outputs=len(cfg.outputs))
-    if moments:
-        a = np.zeros(moments) if coefficients is None else np.asarray(coefficients, dtype=np.float64)
-        net = FocusMoments(net, cfg.focus, cfg.context, a, scale)
-    return net
-
-
-def _n_channels(cfg: TrainConfig) -> int:
-    return 1 if cfg.channels is None else len(cfg.channels)
 
 
 def _moment_count(cfg: TrainConfig, kind: str, species: list[int]) -> int:
