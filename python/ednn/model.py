@@ -323,6 +323,14 @@ def _shipped_models() -> dict[str, Path]:
     return {f.name[: -len(".onnx")]: f for f in sorted(root.glob("*.onnx"))}
 
 
+def _shipped_file(model: Any) -> Path | None:
+    """The shipped model file that ``model`` names: a string that is no existing file but a shipped
+    model's name (the one rule of :func:`load_model` and :func:`ednn.models.resolve`); else None."""
+    if isinstance(model, str) and not os.path.exists(model):
+        return _shipped_models().get(model)
+    return None
+
+
 def load_model(model: str | os.PathLike[str] | Model) -> Model:
     """A :class:`Model`, cached per path (reloaded when the file changes; the :data:`CACHE_SIZE` most
     recently used models are kept). A string that is no file but a shipped model's name
@@ -335,11 +343,11 @@ def load_model(model: str | os.PathLike[str] | Model) -> Model:
     try:
         st = p.stat()
     except OSError:
-        shipped = _shipped_models()
-        if not isinstance(model, str) or model not in shipped:
-            raise InputError(f"model: expected an existing ONNX file or a shipped model's name ({', '.join(shipped)}), "
-                             f"got {str(model)!r} (no such file)") from None
-        p = shipped[model]
+        shipped = _shipped_file(model)
+        if shipped is None:
+            raise InputError(f"model: expected an existing ONNX file or a shipped model's name "
+                             f"({', '.join(_shipped_models())}), got {str(model)!r} (no such file)") from None
+        p = shipped
         st = p.stat()
     key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
     with _CACHE_LOCK:

@@ -153,22 +153,24 @@ def _work(config_dict: dict[str, Any], seed: int, trajectory: int, wanted: Seque
 
 
 # --------------------------------------------------------------------------- the file
+def _image_grid(grid: Sequence[int], cells: Sequence[int], sheet_cells: Sequence[int], repeat: int = 1) -> list[int]:
+    """Grid points per axis of a sheet of ``sheet_cells`` rectangular cells (times ``repeat``) at the
+    spacing of ``grid`` points per ``cells``; [] when that is not a whole number (off-grid)."""
+    exact = [g * repeat * s / c for g, c, s in zip(grid, cells, sheet_cells)]
+    return [int(v) for v in exact] if all(float(v).is_integer() for v in exact) else []
+
+
 def _root_attrs(config: SheetsConfig | PorousConfig, settings: LabelSettings, seed: int, count: int) -> dict[str, Any]:
     from .._ednn import __version__
 
     # tblite's energies shift with the cell's z length (an extensive offset): it is part of the convention
     conv = f"total energy of the cell at the Gamma point, cell z length {float(CELL_Z)!r} Angstrom"
     if isinstance(config, SheetsConfig):  # 256 x 256 per 60-site block, the same spacing for every multiple
-        spacing = list(BASE_SPACING)
-        exact = [g * config.repeat * c / b for g, c, b in zip(BASE_GRID, config.cells, BASE_CELLS)]
-        grid = [int(v) for v in exact] if all(float(v).is_integer() for v in exact) else []  # [] if off-grid
+        spacing, grid = list(BASE_SPACING), _image_grid(BASE_GRID, BASE_CELLS, config.cells, config.repeat)
     elif all(c % b == 0 for c, b in zip(config.cells, BASE_CELLS)):  # whole 60-site blocks: the sheets' grid
-        spacing = list(BASE_SPACING)
-        grid = [g * c // b for g, c, b in zip(BASE_GRID, config.cells, BASE_CELLS)]
-    else:  # the paper's 384 x 384 per 8 x 14 cells, the same spacing for other sizes ([] if off-grid)
-        spacing = list(POROUS_SPACING)
-        exact = [g * c / b for g, c, b in zip(POROUS_GRID, config.cells, POROUS_CELLS)]
-        grid = [int(v) for v in exact] if all(float(v).is_integer() for v in exact) else []
+        spacing, grid = list(BASE_SPACING), _image_grid(BASE_GRID, BASE_CELLS, config.cells)
+    else:  # the paper's 384 x 384 per 8 x 14 cells, the same spacing for other sizes
+        spacing, grid = list(POROUS_SPACING), _image_grid(POROUS_GRID, POROUS_CELLS, config.cells)
     if settings.repeat > 1:
         conv += f", from the {settings.repeat}x{settings.repeat} tiled cell divided by {settings.repeat**2}"
     return {

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +38,10 @@ def path(name: str) -> Path:
 def resolve(model: Any) -> Any:
     """``model`` itself, unless it is a string naming a shipped model and no such file exists: then
     that model's file. Lets the command line take ``ising`` or ``sheets`` wherever a path goes."""
-    if isinstance(model, str) and not os.path.exists(model) and model in _files():
-        return _files()[model]
-    return model
+    from ..model import _shipped_file
+
+    shipped = _shipped_file(model)
+    return model if shipped is None else shipped
 
 
 def table() -> list[dict[str, str]]:
