@@ -207,3 +207,38 @@ def test_mirror_average_is_exact_under_mirrors_of_the_grid():
     e = ph.contributions(x).sum(dim=1)
     for g in (x.flip(2), x.flip(3), x.flip(2, 3), torch.roll(x.flip(2), 1, 2), torch.roll(x.flip(3), (3, 7), (2, 3))):
         torch.testing.assert_close(ph.contributions(g).sum(dim=1), e, rtol=1e-12, atol=1e-9)
+
+
+def test_fine_tuning_starts_from_the_checkpoint_as_it_is(tmp_path, labelled_sheets):
+    path = labelled_sheets(tmp_path / "sheets.h5", 2, 7, thermal="rattle", snapshots=2)
+    from ednn.train.config import load_config
+    from ednn.train.export import export_checkpoint
+    from ednn.train.loop import train
+
+    base = dict(data=str(path), network="density-cnn", focus=32, context=16, downsample=2, powers=3, flatten=True,
+                batch_size=2, epochs=1, validation_split=0)
+    src = train(load_config(dict(base, output_dir=str(tmp_path / "src"))), progress=False, log=lambda *a: None)
+    lines: list[str] = []
+    # a learning rate that moves nothing: the fine-tuned model is the checkpoint's network, per-species term
+    # and output scaling, so it predicts what the checkpoint predicts
+    cfg = load_config(dict(base, init=src["last"], learning_rate=1e-12, output_dir=str(tmp_path / "ft")))
+    ft = train(cfg, progress=False, log=lines.append)
+    assert any("starting from" in ln and "src" in ln for ln in lines)
+    a = ednn.Model(export_checkpoint(src["last"], tmp_path / "a.onnx"))
+    b = ednn.Model(export_checkpoint(ft["last"], tmp_path / "b.onnx"))
+    assert b.output_offset == pytest.approx(a.output_offset, rel=1e-12)
+    assert b.output_scale == pytest.approx(a.output_scale, rel=1e-12)
+    img = ednn.atoms.image(a, data_atoms(path, 1))
+    e_a = float(np.asarray(ednn.predict(a, img)).ravel()[0])
+    # float32 graphs whose weights moved by ~1e-12: equal to float32 rounding of a ~ -3500 eV sum
+    assert float(np.asarray(ednn.predict(b, img)).ravel()[0]) == pytest.approx(e_a, rel=1e-6)
+    # a checkpoint of another network shape, or no checkpoint, is refused before any training
+    with pytest.raises(ednn.InputError, match=r"config init: expected a checkpoint with context \(20, 20\) like this run, "
+                                                r"got '.*last.pt with context \(16, 16\)'"):
+        load_config(dict(base, context=20, init=src["last"], output_dir=str(tmp_path / "x")))
+    with pytest.raises(ednn.InputError, match=r"config init: expected an existing training checkpoint, got '.*nothing.pt'"):
+        load_config(dict(base, init=str(tmp_path / "nothing.pt"), output_dir=str(tmp_path / "x")))
+    (tmp_path / "junk.pt").write_text("not a checkpoint")
+    with pytest.raises(ednn.InputError, match=r"config init: expected a training checkpoint"):
+        load_config(dict(base, init=str(tmp_path / "junk.pt"), output_dir=str(tmp_path / "x")))
+    assert not (tmp_path / "x").exists()

@@ -16,6 +16,7 @@ A run is described by a YAML file; every key is checked before any training star
     tile_dedup: auto         # sum the network over distinct tiles x counts (exact; fast on spins)
     baseline: auto           # atoms: a fixed per-species term (focus moments, least squares) + the network
     augment: false           # atoms: image every training sheet again each epoch after a random rigid move
+    init: runs/a/best.pt     # fine-tune: start from another run's network, per-species term and output scaling
 
 Relative paths are taken relative to the YAML file's folder.
 """
@@ -35,7 +36,8 @@ from ..atoms.recipe import check_channels
 from ..errors import InputError
 from .data import load_training_data
 
-__all__ = ["TrainConfig", "load_config", "NETWORKS", "density_shape", "build_network", "n_channels"]
+__all__ = ["TrainConfig", "load_config", "NETWORKS", "density_shape", "build_network", "n_channels", "load_init",
+           "check_init"]
 
 NETWORKS = ("ising-dnn", "paper-cnn", "small-cnn", "density-cnn")
 
@@ -82,6 +84,10 @@ class TrainConfig:
     # [1, 2, 2, 3]; the dilations must sum to at most context / 2)
     widths: Any = None
     dilations: Any = None
+    # fine-tuning: start from this checkpoint of another run (its network weights, per-species term and
+    # output scaling, all kept as they are); the network settings must be the same and the data imaged
+    # the same way (grid spacing, gamma, positions), its species among the checkpoint's
+    init: str | None = None
 
     @property
     def out(self) -> Path:
@@ -168,7 +174,59 @@ def _check(cfg: TrainConfig, base: Path | None) -> TrainConfig:
                 raise _fail(key, "a list of positive integers", v)
         DensityCNN(cfg.focus, cfg.context, channels=len(cfg.channels), outputs=len(cfg.outputs) or 1,
                    powers=cfg.powers, **density_shape(cfg))  # raises when the focus/context do not fit the network
+    if cfg.init is not None:
+        init = Path(str(cfg.init))
+        if base is not None and not init.is_absolute():
+            init = base / init
+        cfg.init = str(init)
+        check_init(cfg, ds.kind, ds.metadata)
     return cfg
+
+
+#: Settings a fine-tuning run shares with the checkpoint it starts from (``init``).
+_INIT_SAME = ("network", "focus", "context", "widths", "dilations", "powers", "pool", "channels", "downsample",
+              "flatten", "outputs")
+#: Data metadata that fixes how atoms are imaged; it must be the same in both runs.
+_INIT_IMAGING = ("spacing", "gamma", "positions", "flatten_cutoff")
+
+
+def load_init(path: str) -> dict[str, Any]:
+    """The training checkpoint at ``path`` (an ``init`` of a fine-tuning run)."""
+    import torch
+
+    if not Path(path).is_file():
+        raise _fail("init", "an existing training checkpoint", path)
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # any unreadable file
+        raise _fail("init", "a training checkpoint (torch.save of ednn train)", f"{path} ({type(exc).__name__})") from None
+    if not isinstance(ck, dict) or not {"config", "model", "output_scale", "output_offset"} <= set(ck):
+        raise _fail("init", "a training checkpoint of ednn train", path)
+    return ck
+
+
+def check_init(cfg: TrainConfig, kind: str, metadata: dict[str, Any]) -> None:
+    """Refuse an ``init`` checkpoint whose network or imaging differs from ``cfg`` and its data."""
+    ck = load_init(str(cfg.init))
+    theirs = dict(ck["config"])
+    theirs["channels"] = list(check_channels(theirs.get("channels"), "init channels"))
+    for key in _INIT_SAME:
+        mine, other = getattr(cfg, key), theirs.get(key, getattr(TrainConfig, key, None))
+        if key in ("focus", "context"):
+            mine, other = per_axis(key, mine, 2, 0), per_axis(key, other, 2, 0)
+        if mine != other:
+            raise _fail("init", f"a checkpoint with {key} {mine!r} like this run", f"{cfg.init} with {key} {other!r}")
+    if ck.get("data_kind", "ising") != kind:
+        raise _fail("init", f"a checkpoint trained on {kind} data", f"{cfg.init} trained on {ck.get('data_kind')} data")
+    dmeta = ck.get("data_metadata", {})
+    for key in _INIT_IMAGING:
+        if dmeta.get(key) != metadata.get(key):
+            raise _fail("init", f"a checkpoint whose data has {key} {metadata.get(key)!r} like {cfg.data}",
+                        f"{cfg.init} with {key} {dmeta.get(key)!r}")
+    unknown = sorted(set(metadata.get("species", [])) - set(dmeta.get("species", [])))
+    if unknown:
+        raise _fail("init", f"a checkpoint that knows the data's species {metadata.get('species')}",
+                    f"{cfg.init} with species {dmeta.get('species')} (missing {unknown})")
 
 
 def density_shape(cfg: TrainConfig) -> dict[str, Any]:

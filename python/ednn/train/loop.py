@@ -20,7 +20,7 @@ from .._checks import per_axis
 from .._io import atomic_write
 from ..errors import InputError
 from .baseline import moment_matrix, solve_moments
-from .config import TrainConfig, build_network
+from .config import TrainConfig, build_network, load_init
 from .data import load_training_data
 
 __all__ = ["train"]
@@ -122,8 +122,19 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
         std = float(residual.std()) or 1.0
         out_scale, out_offset, loss_scale = std / n_tiles, float(residual.mean()) / n_tiles, std
     tile = focus[0] + 2 * context[0]
+    init = None
+    if cfg.init is not None:
+        # fine-tuning: the network, its per-species term and the output scaling are the checkpoint's, as
+        # they are (per tile, so they hold on grids of any size); the loss stays in units of that scale
+        init = load_init(cfg.init)
+        n_moments = int(init.get("baseline_moments", 0))
+        out_scale, out_offset = float(init["output_scale"]), float(init["output_offset"])
+        loss_scale = out_scale * n_tiles if ds.kind != "ising" else 1.0
     model = EDNN(build_network(cfg, tile, n_moments, coeffs, out_scale), cfg.focus, cfg.context, ndim=2).to(device)
-    if n_moments:
+    if init is not None:
+        model.load_state_dict(init["model"])
+        log(f"starting from {cfg.init} (epoch {init.get('epoch')}): its network, per-species term and output scaling")
+    elif n_moments:
         spread = float(ds.targets[tr_idx].std())
         log(f"per-species term from {n_moments} image moments: label spread {spread:.4g} -> residual spread {std:.4g} {ds.units}")
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
@@ -186,6 +197,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
         model.train()
         return float(np.mean(e**2)), float(np.mean(np.abs(e)))
 
+    if init is not None and not resume:
+        val_mse0, val_mae0 = evaluate(va_idx)
+        log(f"{cfg.init} on this run's validation samples before any step: MAE {val_mae0:.4g} {ds.units} "
+            f"(RMSE {math.sqrt(val_mse0):.4g})")
     write_header = not curve_path.exists()
     t0 = time.perf_counter() - elapsed  # the seconds column goes on from the checkpoint's epoch
     with open(curve_path, "a", newline="") as fh, progress_bar(
