@@ -6,7 +6,11 @@ larger cells, and the invariance spread under moves that keep the physics.
         --draws 4 --out report.json --plot-dir docs/img/sheets      # ~5 min on 2 cores
 
 Errors are EDNN - GFN1-xTB per atom (meV/atom): MAE, median absolute error and bias (mean), per file,
-per family (pristine / with vacancies) and, for the outside sheets, per rattle sigma.
+per family (pristine / with vacancies) and, for the outside sheets, per rattle sigma; per cell area
+(meV/A^2, the paper's unit) for the labelled files. The porous model (carbon only) is moved on porous
+sheets (--probe):
+
+    python examples/sheets_report.py porous --test data/porous240_test.h5 --transfer data/porous960_test.h5
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import ednn
-from ednn.evaluate.invariance import invariance_spread, probe_sheets
+from ednn.evaluate.invariance import invariance_spread, probe_porous, probe_sheets
 
 
 def _stats(err: np.ndarray) -> dict[str, float]:
@@ -42,14 +46,17 @@ def h5_errors(model: ednn.Model, path: str, plot_dir: str | None = None) -> dict
     # out, as in training
     left_out = set(broken_samples(ds))
     keep = [i for i in range(len(ds)) if i not in left_out]
-    err, seconds, pred = [], [], []
+    err, seconds, pred, area = [], [], [], []
     for i in keep:
         t = time.perf_counter()
         e = ednn.atoms.predict(model, ds[i], threads=2)
         seconds.append(time.perf_counter() - t)
         err.append((e - ds.energy[i]) / ds.natoms[i] * 1e3)
         pred.append(e / ds.natoms[i])
+        area.append(ds.cells[i][0, 0] * ds.cells[i][1, 1])
     err = np.asarray(err)
+    # the paper reports errors per area (meV/A^2) of the cell
+    per_area = err * ds.natoms[keep] / np.asarray(area)
     if plot_dir:
         from ednn.evaluate.metrics import plot_parity
 
@@ -57,9 +64,11 @@ def h5_errors(model: ednn.Model, path: str, plot_dir: str | None = None) -> dict
                     units="eV", title=f"{Path(path).name}: EDNN vs GFN1-xTB, per atom")
     fam = np.asarray(ds.columns["family"]).astype(str)[keep]
     vac = (np.asarray(ds.columns["vacancies"]) > 0)[keep]
-    keys = [f"{f}{' +vac' if v else ''}" for f, v in zip(fam, vac)]
+    # a porous sheet always misses sites: its pores are not vacancies of another family
+    keys = [f"{f}{' +vac' if v and f != 'porous' else ''}" for f, v in zip(fam, vac)]
     return {"file": Path(path).name, "atoms": float(np.mean(ds.natoms[keep])), "left_out": len(ds) - len(keep),
-            "all": _stats(err), "by_family": _groups(err, keys), "seconds_median": float(np.median(seconds))}
+            "all": _stats(err), "per_area": _stats(per_area), "by_family": _groups(err, keys),
+            "seconds_median": float(np.median(seconds))}
 
 
 def outside_errors(model: ednn.Model, path: str) -> dict:
@@ -82,6 +91,9 @@ def main() -> None:
     p.add_argument("--draws", type=int, default=4, help="random draws per move for the invariance spread")
     p.add_argument("--out", help="JSON report")
     p.add_argument("--plot-dir", help="where the parity plot of the held-out cells goes")
+    p.add_argument("--probe", choices=("auto", "sheets", "porous"), default="auto",
+                   help="sheets moved for the invariance spread: auto takes porous graphene for a carbon-only "
+                        "model, else every sheets family (default auto)")
     a = p.parse_args()
     m = ednn.Model(ednn.models.resolve(a.model))
     report: dict = {"model": str(a.model)}
@@ -91,9 +103,13 @@ def main() -> None:
         report["outside"] = outside_errors(m, a.outside)
     report["transfer"] = [h5_errors(m, f) for f in a.transfer]
     t = time.perf_counter()
-    inv = invariance_spread(m, probe_sheets(seed=7), draws=a.draws, seed=11, threads=2)
+    probe = a.probe
+    if probe == "auto":
+        probe = "porous" if m.metadata.get("ednn.species", "").strip() == "6" else "sheets"
+    sheets = probe_porous(seed=7, cells=[(6, 10)] * 6 + [(12, 20)] * 2) if probe == "porous" else probe_sheets(seed=7)
+    inv = invariance_spread(m, sheets, draws=a.draws, seed=11, threads=2)
     report["invariance"] = {"median": inv["median"], "worst": inv["worst"], "by_move": inv["by_move"],
-                            "sheets": len(inv["spread"]), "seconds": time.perf_counter() - t}
+                            "probe": probe, "sheets": len(inv["spread"]), "seconds": time.perf_counter() - t}
     text = json.dumps(report, indent=1)
     print(text)
     if a.out:

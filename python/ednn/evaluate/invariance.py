@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MOVES", "moved", "probe_sheets", "invariance_spread"]
+__all__ = ["MOVES", "moved", "probe_sheets", "probe_porous", "invariance_spread"]
 
 #: The moves :func:`moved` knows.
 MOVES = ("translate", "mirror_x", "mirror_y", "turn", "permute", "image")
@@ -76,6 +76,27 @@ def probe_sheets(seed: int = 0, repeats: Sequence[int] = (1, 2, 4), sigmas: Sequ
                     a.set_positions(a.get_positions() + rng.normal(0.0, sigma, size=(len(a), 3)))
                     a.wrap()
                 out.append(a)
+    return out
+
+
+def probe_porous(seed: int = 0, cells: Sequence[Sequence[int]] = ((6, 10), (6, 10), (12, 20)),
+                 sigmas: Sequence[float] = (0.0, 0.04)) -> list[Any]:
+    """Porous graphene sheets to move (:func:`ednn.data.sheets.porous_graphene`): one per entry of
+    ``cells`` (rectangular 4-atom cells; (6, 10) is 240 sites, (12, 20) 960), one to three pores per
+    240 sites of radius 1.5-5 Å, with Gaussian displacements of every Cartesian component with
+    ``sigmas`` in turn (Å)."""
+    from ..data.sheets import porous_graphene
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for k, c in enumerate(cells):
+        n = max(1, round(c[0] * c[1] / 60))  # 240-site blocks
+        a = porous_graphene(rng, cells=c, pores=(n, 3 * n))
+        sigma = float(sigmas[k % len(sigmas)])
+        if sigma:
+            a.set_positions(a.get_positions() + rng.normal(0.0, sigma, size=(len(a), 3)))
+            a.wrap()
+        out.append(a)
     return out
 
 
