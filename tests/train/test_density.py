@@ -210,14 +210,17 @@ def test_mirror_average_is_exact_under_mirrors_of_the_grid():
 
 
 def test_fine_tuning_starts_from_the_checkpoint_as_it_is(tmp_path, labelled_sheets):
-    path = labelled_sheets(tmp_path / "sheets.h5", 2, 7, thermal="rattle", snapshots=2)
+    # a run on B/C/N sheets (three moments in its per-species term) fine-tuned on graphene (one species)
+    hetero = labelled_sheets(tmp_path / "hetero.h5", 2, 7, thermal="rattle", snapshots=2, families=("hetero",))
+    path = labelled_sheets(tmp_path / "sheets.h5", 2, 7, thermal="rattle", snapshots=2, families=("graphene",))
     from ednn.train.config import load_config
     from ednn.train.export import export_checkpoint
     from ednn.train.loop import train
 
     base = dict(data=str(path), network="density-cnn", focus=32, context=16, downsample=2, powers=3, flatten=True,
                 batch_size=2, epochs=1, validation_split=0)
-    src = train(load_config(dict(base, output_dir=str(tmp_path / "src"))), progress=False, log=lambda *a: None)
+    src = train(load_config(dict(base, data=str(hetero), output_dir=str(tmp_path / "src"))), progress=False,
+                log=lambda *a: None)
     lines: list[str] = []
     # a learning rate that moves nothing: the fine-tuned model is the checkpoint's network, per-species term
     # and output scaling, so it predicts what the checkpoint predicts
@@ -238,6 +241,10 @@ def test_fine_tuning_starts_from_the_checkpoint_as_it_is(tmp_path, labelled_shee
         load_config(dict(base, context=20, init=src["last"], output_dir=str(tmp_path / "x")))
     with pytest.raises(ednn.InputError, match=r"config init: expected an existing training checkpoint, got '.*nothing.pt'"):
         load_config(dict(base, init=str(tmp_path / "nothing.pt"), output_dir=str(tmp_path / "x")))
+    # species the checkpoint never saw (a graphene run started on B/C/N sheets)
+    with pytest.raises(ednn.InputError, match=r"config init: expected a checkpoint that knows the data's species "
+                                                r"\[5, 6, 7\], got '.*with species \[6\] \(missing \[5, 7\]\)'"):
+        load_config(dict(base, data=str(hetero), init=ft["last"], output_dir=str(tmp_path / "x")))
     (tmp_path / "junk.pt").write_text("not a checkpoint")
     with pytest.raises(ednn.InputError, match=r"config init: expected a training checkpoint"):
         load_config(dict(base, init=str(tmp_path / "junk.pt"), output_dir=str(tmp_path / "x")))

@@ -129,6 +129,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
         init = load_init(cfg.init)
         n_moments = int(init.get("baseline_moments", 0))
         out_scale, out_offset = float(init["output_scale"]), float(init["output_offset"])
+        coeffs = None  # the checkpoint's, loaded below
         loss_scale = out_scale * n_tiles if ds.kind != "ising" else 1.0
     model = EDNN(build_network(cfg, tile, n_moments, coeffs, out_scale), cfg.focus, cfg.context, ndim=2).to(device)
     if init is not None:
