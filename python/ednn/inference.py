@@ -118,6 +118,8 @@ def run_tiles(
     desc: str = "ednn predict",
     per_tile: np.ndarray | None = None,
     scaled: bool = True,
+    on_task: Callable[[int, int, np.ndarray], None] | None = None,
+    initial: int = 0,
 ) -> np.ndarray:
     """Run ``model`` on every tile that ``make`` cuts and return the totals per group.
 
@@ -142,6 +144,13 @@ def run_tiles(
     scaled
         ``False``: return the raw sums of the network's outputs, for a caller that adds partial sums
         and applies :func:`scale_totals` once (:mod:`ednn.distributed`).
+    on_task
+        Called as ``on_task(group, tiles, raw_sums)`` after each task's tiles have all been run, with
+        its group's count and raw float64 sums ``(K,)`` so far (:mod:`ednn.journal` records a block
+        per group).
+    initial
+        Tiles already done before this call (a resumed run): the progress bar starts there, ``total``
+        still counts only this call's tiles.
 
     Returns
     -------
@@ -152,7 +161,8 @@ def run_tiles(
     out_name = sess.get_outputs()[0].name
     K = model.n_outputs
     accs = [Accumulator(K) for _ in range(groups)]
-    with progress_bar(total, desc, "tiles", enable=progress) as bar, ThreadPoolExecutor(1) as pool:
+    with progress_bar(total + initial, desc, "tiles", enable=progress, initial=initial) as bar, \
+            ThreadPoolExecutor(1) as pool:
         it = iter(tasks)
         task = next(it, None)
         fut = pool.submit(make, task, 0) if task is not None else None
@@ -176,6 +186,8 @@ def run_tiles(
                         v += model.output_offset
                     per_tile[rows[0][i:i + batch_size]] = v
                 bar.update(chunk.shape[0])
+            if on_task is not None:
+                on_task(group, accs[group].count, accs[group].total)
     visited = sum(a.count for a in accs)
     if visited != total:  # pragma: no cover - a bookkeeping error, not an input error
         raise RuntimeError(f"ednn visited {visited} tiles, expected {total}")

@@ -98,6 +98,7 @@ def predict(
     client: Any = None,
     min_distance: float | None = MIN_DISTANCE,
     strain: float | None = None,
+    journal: str | os.PathLike[str] | None = None,
 ) -> float | np.ndarray:
     """Extensive quantities (e.g. the energy) of an atomic system from an EDNN model.
 
@@ -142,6 +143,11 @@ def predict(
         receiving only the points near its block's window (never the whole system), and the block
         totals are summed here in float64 (:mod:`ednn.distributed`; extra ``dist``). A lost worker's
         tasks are run again by Dask; the result equals the one-process answer to rounding.
+    journal
+        A file (:mod:`ednn.journal`) that records every finished block's sums, synced to disk: a run
+        that is stopped (killed, out of time) and started again with the same journal, model and
+        atoms continues with the blocks not yet done, and gives the same answer bit for bit. A
+        journal of another run is refused. Not with ``client``.
 
     Returns
     -------
@@ -153,6 +159,8 @@ def predict(
         check_optional_positive_int(name, v)
     check_threads(threads)
     check_strain(strain)
+    if journal is not None and client is not None:
+        raise InputError("journal: expected no journal with a Dask client (a one-process run's record), got both")
     m = load_model(model)
     if m.ndim not in (2, 3):
         raise InputError(f"model: expected a 2-D or 3-D model (ednn.ndim 2 or 3) for atoms, got ednn.ndim={m.ndim}")
@@ -165,7 +173,7 @@ def predict(
             fit = fit_cell(pos, z, cell_in, spacing=recipe.spacing, focus=m.focus, strain=strain)
             y = predict(m, fit.positions, fit.numbers, fit.cell, spacing=recipe.spacing, gamma=recipe.gamma,
                         batch_size=batch_size, max_window=max_window, providers=providers, threads=threads,
-                        progress=progress, client=client, min_distance=min_distance)
+                        progress=progress, client=client, min_distance=min_distance, journal=journal)
             return y / fit.multiplicity  # float64: the fit holds exactly `multiplicity` input cells
     lengths = cell_lengths(cell_in, d)
     if shape is not None:  # the grid given directly: its spacing is the cell's edge over the points
@@ -216,9 +224,13 @@ def predict(
     del key
     reach = [int(math.ceil((c[k] * h[k] + rc) / bin_len[k])) for k in range(d)]
 
-    def block_atoms() -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
-        """(block start in tiles, indices of the points near its window), block by block."""
-        for cell_idx in itertools.product(*(range(len(starts[k])) for k in range(d))):
+    block_cells = list(itertools.product(*(range(len(starts[k])) for k in range(d))))
+
+    def block_atoms(todo: Sequence[int] | None = None) -> Iterator[tuple[int, tuple[int, ...], np.ndarray]]:
+        """(block number, block start in tiles, indices of the points near its window), block by block
+        (the blocks ``todo``, default all)."""
+        for number in range(len(block_cells)) if todo is None else todo:
+            cell_idx = block_cells[number]
             near = itertools.product(*({(cell_idx[k] + o) % n_bins[k] for o in range(-reach[k], reach[k] + 1)}
                                        for k in range(d)))
             cand = [order[first[q]:first[q + 1]] for q in (int(np.ravel_multi_index(nb, tuple(n_bins))) for nb in near)]
@@ -229,21 +241,39 @@ def predict(
                 lo = (head[k] * f[k] - c[k]) * h[k] - rc
                 span = (count * f[k] + 2 * c[k] - 1) * h[k] + 2 * rc
                 idx = idx[_near(wrapped[idx, k], lo, span, lengths[k])]
-            yield head, idx
+            yield number, head, idx
 
     geometry = BlockGeometry(tuple(grid), tuple(lengths), g, tuple(f), tuple(c), tuple(t), tuple(b), tuple(n_tiles), C,
                          threads)
 
-    def make_tiles(block: tuple[tuple[int, ...], np.ndarray], slot: int) -> tuple[int, np.ndarray]:
-        start, idx = block
-        return 0, block_tiles(m, geometry, start, pos[idx], z[idx], chan[idx])
+    def make_tiles(block: tuple[int, tuple[int, ...], np.ndarray], slot: int) -> tuple[int, np.ndarray]:
+        number, start, idx = block
+        return (0 if journal is None else number), block_tiles(m, geometry, start, pos[idx], z[idx], chan[idx])
 
     if client is not None:
         from ..distributed import map_blocks
 
-        blocks = ((start, (pos[idx], z[idx], chan[idx])) for start, idx in block_atoms())
+        blocks = ((start, (pos[idx], z[idx], chan[idx])) for _, start, idx in block_atoms())
         totals = map_blocks(client, str(m.path), geometry, blocks, total_tiles, batch_size=batch_size,
                             providers=providers, progress=progress)
+    elif journal is not None:
+        from ..inference import scale_totals
+        from ..journal import Journal, fingerprint
+
+        run = fingerprint(m.path, {"points": pos, "numbers": z, "channels": chan}, grid=list(grid), gamma=g,
+                          lengths=[float(v) for v in lengths], focus=list(f), context=list(c), blocks=list(b))
+        jr = Journal(journal, run, len(block_cells), m.n_outputs)
+        todo = [k for k in range(len(block_cells)) if k not in jr.done]
+
+        def tiles_of(number: int) -> int:
+            head = [starts[k][block_cells[number][k]] for k in range(d)]
+            return math.prod(min(b[k], n_tiles[k] - head[k]) for k in range(d))
+
+        run_tiles(m, block_atoms(todo), make_tiles, groups=len(block_cells), total=sum(map(tiles_of, todo)),
+                  batch_size=batch_size, providers=providers, threads=threads, progress=progress, desc="ednn atoms",
+                  scaled=False, on_task=jr.record, initial=jr.tiles_done)
+        raw, count = jr.total()
+        totals = scale_totals(m, raw[None, :], [count])[0]
     else:
         totals = run_tiles(m, block_atoms(), make_tiles, groups=1, total=total_tiles, batch_size=batch_size,
                            providers=providers, threads=threads, progress=progress, desc="ednn atoms")[0]

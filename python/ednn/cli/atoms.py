@@ -81,6 +81,9 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     add_cluster_options(r, "the blocks of tiles")
     r.add_argument("--progress", action="store_true", help="show a progress bar per structure")
+    r.add_argument("--journal", default=None,
+                   help="record every finished block here (one structure, no cluster): run the same command again "
+                        "after a stop to continue where it stopped, with the same answer")
 
     def run_predict(a: argparse.Namespace) -> int:
         import numpy as np
@@ -92,18 +95,24 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
 
         require_extra("atoms", "ednn atoms predict", "ase", "h5py")
         check_cluster_args(a.workers, a.scheduler)  # before reading anything
+        if a.journal is not None and (a.workers or a.scheduler):
+            raise InputError("--journal: expected a one-process run (no --workers or --scheduler), got both")
         try:
             check_strain(a.strain)
         except InputError as exc:
             raise InputError(f"--{exc}") from None
         m = load_model(resolve(a.model))
         items = _structures(a.structures, a.limit)
+        if a.journal is not None:  # one run, one journal: checked before any work
+            items = list(items) if len(a.structures) == 1 else a.structures
+            if len(items) != 1:
+                raise InputError(f"--journal: expected one structure, got {len(items)} (use --limit 1 or one file)")
         errors = []
         with cluster_client(a.workers, a.scheduler) as client:
             for name, (atoms, z, cell), ref in items:
                 t0 = time.perf_counter()
                 y = predict(m, atoms, z, cell, spacing=a.spacing or None, gamma=a.gamma, threads=a.threads,
-                            client=client, progress=a.progress, strain=a.strain)
+                            client=client, progress=a.progress, strain=a.strain, journal=a.journal)
                 dt = time.perf_counter() - t0
                 e, n = (y if isinstance(y, float) else float(y[0])), len(atoms)
                 row = {"structure": name, "atoms": n, "energy": e, "per_atom": e / n, "seconds": dt}
