@@ -61,9 +61,22 @@ def _block_total(model_path: str, geometry: Any, start: tuple[int, ...], data: t
 
     m = load_model(model_path)  # cached per worker process
     tiles = block_tiles(m, geometry, start, *data)
+    threads = geometry.threads or _worker_threads()
     total = run_tiles(m, [0], lambda _, slot: (0, tiles), groups=1, total=len(tiles), batch_size=batch_size,
-                      providers=providers, threads=geometry.threads, scaled=False)[0]
+                      providers=providers, threads=threads, scaled=False)[0]
     return total, len(tiles)
+
+
+def _worker_threads() -> int:
+    """The threads of the Dask worker this runs on (its share of the machine: a LocalCluster of n
+    single-thread workers on n cores gives each 1), so that ONNX Runtime does not start a thread per
+    core in every worker; 1 outside a worker."""
+    try:
+        from distributed import get_worker
+
+        return max(1, int(get_worker().state.nthreads))
+    except (ImportError, ValueError, AttributeError):
+        return 1
 
 
 def _after_result(done: int) -> None:

@@ -55,3 +55,12 @@ def test_tasks_get_only_their_atoms(sheet, client, monkeypatch):
     ednn.atoms.predict(ednn.models.path("sheets"), *sheet, max_window=WINDOW, client=client)
     n = len(sheet[0])
     assert len(sizes) >= 16 and max(sizes) < n / 8  # each task: its block and a thin halo, not the sheet
+
+
+def test_workers_run_the_network_on_their_own_threads(client):
+    # a LocalCluster of single-thread workers: each worker's ONNX Runtime session takes 1 thread, not
+    # one per core of the machine (two workers with a thread per core each would share the cores)
+    assert client.submit(ed._worker_threads, pure=False).result() == 1
+    assert ed._worker_threads() == 1  # outside a worker
+    with ed.local_client(1, threads_per_worker=2) as two:
+        assert two.submit(ed._worker_threads, pure=False).result() == 2
