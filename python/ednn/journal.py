@@ -55,7 +55,7 @@ class Journal:
         self.blocks, self.outputs = int(blocks), int(outputs)
         self.done: dict[int, tuple[int, np.ndarray]] = {}
         header = {"format": _FORMAT, "run": run, "blocks": self.blocks, "outputs": self.outputs}
-        if self.path.exists():
+        if self.path.exists() and self.path.stat().st_size > 0:  # (an empty file: killed before its header)
             keep = self._read(header)
             with open(self.path, "r+b") as fh:  # drop a last line cut short by a kill
                 fh.truncate(keep)

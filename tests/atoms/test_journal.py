@@ -83,6 +83,9 @@ def test_a_stopped_run_continues_with_the_same_answer(model, system, tmp_path, m
     assert _run(model, system, journal=j) == clean  # bit for bit: the same blocks' sums, in block order
     assert len(calls) == 24 - done  # only the blocks not yet done
     assert len(j.read_text().splitlines()) == 1 + 24
+    empty = tmp_path / "empty.journal"  # a run killed before its header was written
+    empty.write_text("")
+    assert _run(model, system, journal=empty) == clean
 
 
 def test_another_runs_journal_is_refused(model, system, tmp_path, rng):
