@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import ednn
-from ednn.evaluate.invariance import invariance_spread, probe_porous, probe_sheets
+from ednn.evaluate.invariance import invariance_spread, probe_family, probe_porous, probe_sheets
 
 
 def _stats(err: np.ndarray) -> dict[str, float]:
@@ -103,9 +103,7 @@ def main() -> None:
         report["outside"] = outside_errors(m, a.outside)
     report["transfer"] = [h5_errors(m, f) for f in a.transfer]
     t = time.perf_counter()
-    probe = a.probe
-    if probe == "auto":
-        probe = "porous" if m.metadata.get("ednn.species", "").strip() == "6" else "sheets"
+    probe = probe_family(m) if a.probe == "auto" else a.probe
     sheets = probe_porous(seed=7, cells=[(6, 10)] * 6 + [(12, 20)] * 2) if probe == "porous" else probe_sheets(seed=7)
     inv = invariance_spread(m, sheets, draws=a.draws, seed=11, threads=2)
     report["invariance"] = {"median": inv["median"], "worst": inv["worst"], "by_move": inv["by_move"],

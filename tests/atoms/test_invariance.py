@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("ase")
 
 import ednn  # noqa: E402
-from ednn.evaluate.invariance import MOVES, invariance_spread, moved, probe_porous, probe_sheets  # noqa: E402
+from ednn.evaluate.invariance import MOVES, invariance_spread, moved, probe_family, probe_porous, probe_sheets  # noqa: E402
 
 WORST_MEV = 5.0
 MEDIAN_MEV = 1.0
@@ -33,7 +33,7 @@ def test_moves_that_keep_the_physics_keep_the_energy(name):
     # 960-site sheet (the full protocol, 18 sheets with 4 draws each, is docs/sheets.md's and takes
     # minutes: examples/sheets_report.py)
     # (a carbon-only model, the porous one: three 240-site porous sheets and one of 960 sites)
-    if ednn.Model(ednn.models.path(name)).metadata["ednn.species"].strip() == "6":
+    if probe_family(ednn.models.path(name)) == "porous":
         sheets = probe_porous(seed=7, cells=((6, 10), (6, 10), (6, 10), (12, 20)))
     else:
         sheets = (probe_sheets(seed=7, repeats=(1,)) + probe_sheets(seed=7, repeats=(2,))[::2]

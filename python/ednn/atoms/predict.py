@@ -225,6 +225,7 @@ def predict(
     reach = [int(math.ceil((c[k] * h[k] + rc) / bin_len[k])) for k in range(d)]
 
     block_cells = list(itertools.product(*(range(len(starts[k])) for k in range(d))))
+    block_heads = [tuple(starts[k][ci[k]] for k in range(d)) for ci in block_cells]  # first tile of each block
 
     def block_atoms(todo: Sequence[int] | None = None) -> Iterator[tuple[int, tuple[int, ...], np.ndarray]]:
         """(block number, block start in tiles, indices of the points near its window), block by block
@@ -235,7 +236,7 @@ def predict(
                                        for k in range(d)))
             cand = [order[first[q]:first[q + 1]] for q in (int(np.ravel_multi_index(nb, tuple(n_bins))) for nb in near)]
             idx = np.sort(np.concatenate(cand)) if cand else np.zeros(0, np.int64)
-            head = tuple(starts[k][cell_idx[k]] for k in range(d))
+            head = block_heads[number]
             for k in range(d):
                 count = min(b[k], n_tiles[k] - head[k])
                 lo = (head[k] * f[k] - c[k]) * h[k] - rc
@@ -266,8 +267,7 @@ def predict(
         todo = [k for k in range(len(block_cells)) if k not in jr.done]
 
         def tiles_of(number: int) -> int:
-            head = [starts[k][block_cells[number][k]] for k in range(d)]
-            return math.prod(min(b[k], n_tiles[k] - head[k]) for k in range(d))
+            return math.prod(min(b[k], n_tiles[k] - block_heads[number][k]) for k in range(d))
 
         run_tiles(m, block_atoms(todo), make_tiles, groups=len(block_cells), total=sum(map(tiles_of, todo)),
                   batch_size=batch_size, providers=providers, threads=threads, progress=progress, desc="ednn atoms",

@@ -104,9 +104,12 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
         m = load_model(resolve(a.model))
         items = _structures(a.structures, a.limit)
         if a.journal is not None:  # one run, one journal: checked before any work
-            items = list(items) if len(a.structures) == 1 else a.structures
-            if len(items) != 1:
-                raise InputError(f"--journal: expected one structure, got {len(items)} (use --limit 1 or one file)")
+            count = len(a.structures)
+            if count == 1:  # one file may still hold many samples (a dataset)
+                items = list(items)
+                count = len(items)
+            if count != 1:
+                raise InputError(f"--journal: expected one structure, got {count} (use --limit 1 or one file)")
         errors = []
         with cluster_client(a.workers, a.scheduler) as client:
             for name, (atoms, z, cell), ref in items:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MOVES", "moved", "probe_sheets", "probe_porous", "invariance_spread"]
+__all__ = ["MOVES", "moved", "probe_sheets", "probe_porous", "probe_family", "invariance_spread"]
 
 #: The moves :func:`moved` knows.
 MOVES = ("translate", "mirror_x", "mirror_y", "turn", "permute", "image")
@@ -98,6 +98,14 @@ def probe_porous(seed: int = 0, cells: Sequence[Sequence[int]] = ((6, 10), (6, 1
             a.wrap()
         out.append(a)
     return out
+
+
+def probe_family(model: str | os.PathLike[str] | Any) -> str:
+    """``"porous"`` for a carbon-only model (``ednn.species`` 6: :func:`probe_porous` fits it), else
+    ``"sheets"`` (:func:`probe_sheets`: B, C and N)."""
+    from ..model import load_model
+
+    return "porous" if load_model(model).metadata.get("ednn.species", "").strip() == "6" else "sheets"
 
 
 def invariance_spread(model: str | os.PathLike[str] | Any, sheets: Sequence[Any], *, draws: int = 8,

@@ -103,25 +103,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
     torch.manual_seed(cfg.seed)
     focus = per_axis("focus", cfg.focus, 2, 1)
     context = per_axis("context", cfg.context, 2, 0)
-    n_moments = _moment_count(cfg, ds.kind, ds.metadata.get("species", []))
-    coeffs = None
-    residual = ds.targets[tr_idx]
-    if n_moments:
-        # The fixed per-species term, fitted on the training samples only; the network learns the rest.
-        M = moment_matrix(ds.grids[tr_idx, 0], n_moments)  # moments of the Eq. 2 image (channel 0)
-        coeffs = solve_moments(M, residual)
-        residual = residual - M @ coeffs
-    # Output scaling: spins are trained on raw energies; atomic energies (thousands of eV, varying by
-    # tens) are standardised: a tile contributes y * scale + offset with offset * n_tiles = mean and
-    # scale * n_tiles = std of the training totals, so the network's sum is O(1). Both are exported
-    # as ednn.output_scale / ednn.output_offset and stay per tile, hence extensive.
     n_tiles = int(np.prod([s // fk for s, fk in zip(ds.shape, focus)]))
-    if ds.kind == "ising":
-        out_scale, out_offset, loss_scale = 1.0, 0.0, 1.0
-    else:
-        std = float(residual.std()) or 1.0
-        out_scale, out_offset, loss_scale = std / n_tiles, float(residual.mean()) / n_tiles, std
     tile = focus[0] + 2 * context[0]
+    coeffs = None
     init = None
     if cfg.init is not None:
         # fine-tuning: the network, its per-species term and the output scaling are the checkpoint's, as
@@ -129,8 +113,24 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
         init = load_init(cfg.init)
         n_moments = int(init.get("baseline_moments", 0))
         out_scale, out_offset = float(init["output_scale"]), float(init["output_offset"])
-        coeffs = None  # the checkpoint's, loaded below
         loss_scale = out_scale * n_tiles if ds.kind != "ising" else 1.0
+    else:
+        n_moments = _moment_count(cfg, ds.kind, ds.metadata.get("species", []))
+        residual = ds.targets[tr_idx]
+        if n_moments:
+            # The fixed per-species term, fitted on the training samples only; the network learns the rest.
+            M = moment_matrix(ds.grids[tr_idx, 0], n_moments)  # moments of the Eq. 2 image (channel 0)
+            coeffs = solve_moments(M, residual)
+            residual = residual - M @ coeffs
+        # Output scaling: spins are trained on raw energies; atomic energies (thousands of eV, varying by
+        # tens) are standardised: a tile contributes y * scale + offset with offset * n_tiles = mean and
+        # scale * n_tiles = std of the training totals, so the network's sum is O(1). Both are exported
+        # as ednn.output_scale / ednn.output_offset and stay per tile, hence extensive.
+        if ds.kind == "ising":
+            out_scale, out_offset, loss_scale = 1.0, 0.0, 1.0
+        else:
+            std = float(residual.std()) or 1.0
+            out_scale, out_offset, loss_scale = std / n_tiles, float(residual.mean()) / n_tiles, std
     model = EDNN(build_network(cfg, tile, n_moments, coeffs, out_scale), cfg.focus, cfg.context, ndim=2).to(device)
     if init is not None:
         model.load_state_dict(init["model"])
