@@ -7,6 +7,8 @@
 * :class:`IsingDNN` and :class:`PaperCNN` — the fully-connected and convolutional per-tile networks
   of Mills et al. (2019), section 2.1, with :class:`SmallCNN`, :class:`DensityCNN` and :class:`FocusMoments` (defined in
   :mod:`ednn.train.networks`, re-exported here);
+* :func:`averaged` — a trained density network's EDNN whose tiles average pixel phases and/or
+  mirror images, with any focus (what ``ednn export --average`` writes);
 * :func:`export_onnx` — writes the per-tile network as an EDNN model file (one ONNX file with the
   ``ednn.*`` metadata) for :func:`ednn.predict`.
 
@@ -39,7 +41,7 @@ from .model import metadata_dict  # noqa: E402
 from .train.networks import DensityCNN, FocusMoments, IsingDNN, PaperCNN, SmallCNN, sums_per_pixel  # noqa: E402
 
 __all__ = ["periodic_tiles", "EDNN", "IsingDNN", "PaperCNN", "SmallCNN", "DensityCNN", "FocusMoments",
-           "export_onnx", "activation_batch_tiles", "ACTIVATION_BATCH_BYTES"]
+           "export_onnx", "activation_batch_tiles", "ACTIVATION_BATCH_BYTES", "averaged"]
 
 
 def periodic_tiles(
@@ -314,3 +316,30 @@ def export_onnx(
                 f"new files: {sorted(created)})"
             )
     return path
+
+
+def averaged(model: EDNN, focus: Sequence[int], average: str = "all") -> EDNN:
+    """A trained DensityCNN's EDNN averaged over pixel phases and mirror images (exact under whole-pixel
+    shifts, mirrors and the 180° turn; ``DensityCNN.average_phases``/``average_mirrors``), with tiles of
+    ``focus`` (the per-pixel weight ``norm`` of training is kept: the sum over a grid is unchanged).
+
+    ``average`` keeps only the phases, only the mirrors or neither (``none``: exact under shifts by
+    whole ``stride`` pixels only, the rest as learned; 16 times cheaper than ``all``)."""
+    net = model.net
+    inner = net.net if isinstance(net, FocusMoments) else net
+    if not isinstance(inner, DensityCNN):
+        raise InputError(f"model: expected a density-cnn EDNN (only its tiles sum a per-pixel density), got {type(inner).__name__}")
+    if average not in ("all", "phases", "mirrors", "none"):
+        raise InputError(f"average: expected one of all, phases, mirrors, none, got {average!r}")
+    focus = tuple(int(v) for v in focus)
+    if any(f % inner.stride for f in focus):
+        raise InputError(f"focus: expected multiples of the network's stride {inner.stride}, got {focus}")
+    inner.focus = focus
+    if average in ("all", "phases"):
+        inner.average_phases()
+    if average in ("all", "mirrors"):
+        inner.average_mirrors()
+    if isinstance(net, FocusMoments):
+        net.focus = focus
+        net.context = inner.tile_context  # its per-species term sums the focus of the wider tiles
+    return EDNN(net, focus, inner.tile_context, ndim=2)

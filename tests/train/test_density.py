@@ -239,7 +239,7 @@ def test_fine_tuning_starts_from_the_checkpoint_as_it_is(tmp_path, labelled_shee
     with pytest.raises(ednn.InputError, match=r"config init: expected a checkpoint with context \(20, 20\) like this run, "
                                                 r"got '.*last.pt with context \(16, 16\)'"):
         load_config(dict(base, context=20, init=src["last"], output_dir=str(tmp_path / "x")))
-    with pytest.raises(ednn.InputError, match=r"config init: expected an existing training checkpoint, got '.*nothing.pt'"):
+    with pytest.raises(ednn.InputError, match=r"config init: expected an existing training checkpoint or model file, got '.*nothing.pt'"):
         load_config(dict(base, init=str(tmp_path / "nothing.pt"), output_dir=str(tmp_path / "x")))
     # species the checkpoint never saw (a graphene run started on B/C/N sheets)
     with pytest.raises(ednn.InputError, match=r"config init: expected a checkpoint that knows the data's species "

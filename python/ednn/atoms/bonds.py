@@ -182,9 +182,10 @@ def channel_sources(channels: Sequence[str], positions: Any, numbers: Any, cell:
 
 
 def _cgls(i: np.ndarray, j: np.ndarray, e: np.ndarray, b: np.ndarray, n: int, damping: float, tol: float,
-          max_iter: int) -> np.ndarray:
+          max_iter: int, free: np.ndarray | None = None) -> np.ndarray:
     """``min |A u - b|^2 + damping |u|^2`` for ``(A u)_k = e_k . (u_j - u_i)``: conjugate gradients on
-    the (damped) normal equations, matrix-free; ``u`` ``(n, 2)`` starts from 0."""
+    the (damped) normal equations, matrix-free; ``u`` ``(n, 2)`` starts from 0. With ``free`` ``(n,)``
+    bool, only those atoms move (the others' rows of ``u`` stay 0)."""
 
     def a_mul(u: np.ndarray) -> np.ndarray:
         return np.einsum("kc,kc->k", e, u[j] - u[i])
@@ -194,6 +195,8 @@ def _cgls(i: np.ndarray, j: np.ndarray, e: np.ndarray, b: np.ndarray, n: int, da
         out = np.empty((n, 2))
         for c in range(2):
             out[:, c] = np.bincount(j, w[:, c], minlength=n) - np.bincount(i, w[:, c], minlength=n)
+        if free is not None:
+            out[~free] = 0.0
         return out
 
     u = np.zeros((n, 2))
@@ -258,7 +261,8 @@ def flatten(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF, iterat
     -------
     ``(n, 3)`` float64: x, y replaced by the flattened positions (the mean displacement is zero; the
     cell is unchanged), z as given. Cost: O(pairs) per conjugate-gradient step; the steps grow with
-    the cell's edge in bond lengths (long-wavelength ripples).
+    the cell's edge in bond lengths (long-wavelength ripples). For large sheets,
+    :func:`ednn.atoms.localflat.flatten_windows` gets close to the same answer in O(N).
     """
     pos = np.asarray(positions, dtype=np.float64)
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
@@ -282,9 +286,10 @@ def flatten(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF, iterat
 
 
 def _levenberg_marquardt(p: np.ndarray, i: np.ndarray, j: np.ndarray, L: np.ndarray, target: np.ndarray,
-                         iterations: int, tol: float) -> np.ndarray:
+                         iterations: int, tol: float, free: np.ndarray | None = None) -> np.ndarray:
     """Minimise ``sum (|r_ij| - target)^2`` over the in-plane positions ``p`` ``(n, 2)`` (modified and
-    returned), starting from them; the rigid translation is removed from every step."""
+    returned), starting from them; the rigid translation is removed from every step. With ``free``
+    ``(n,)`` bool only those atoms move (the others hold the rigid motions: nothing is removed)."""
     n = p.shape[0]
     max_iter = 4 * n + 200
     r, res = _misfit(p, i, j, L, target)
@@ -293,8 +298,9 @@ def _levenberg_marquardt(p: np.ndarray, i: np.ndarray, j: np.ndarray, L: np.ndar
     for _ in range(iterations):
         dp = res + target
         e = r / np.maximum(dp, 1e-12)[:, None]
-        u = _cgls(i, j, e, -res, n, damping, tol, max_iter)
-        u -= u.mean(axis=0)
+        u = _cgls(i, j, e, -res, n, damping, tol, max_iter, free)
+        if free is None:
+            u -= u.mean(axis=0)
         step = float(np.abs(u).max()) if n else 0.0
         if step > _MAX_STEP:  # a trust region: never move an atom by more than _MAX_STEP at once
             u *= _MAX_STEP / step

@@ -27,7 +27,7 @@ from .blocks import BlockGeometry, block_tiles
 from .cells import check_strain, fit_cell, needs_fit
 from .cells import unpack_atoms as _unpack
 from .domain import MIN_DISTANCE, check_atoms
-from .recipe import ImageRecipe
+from .recipe import FLATTEN_METHODS, ImageRecipe
 
 __all__ = ["predict", "image", "DEFAULT_MAX_WINDOW"]
 
@@ -99,6 +99,7 @@ def predict(
     min_distance: float | None = MIN_DISTANCE,
     strain: float | None = None,
     journal: str | os.PathLike[str] | None = None,
+    flatten: str = "auto",
 ) -> float | np.ndarray:
     """Extensive quantities (e.g. the energy) of an atomic system from an EDNN model.
 
@@ -108,7 +109,7 @@ def predict(
         EDNN model file (path or :class:`ednn.Model`) whose input is the Eq. 2 image, optionally
         followed by the bond-height channel (``ednn.channel_names``, see :mod:`ednn.atoms.bonds`). A model
         with ``ednn.positions = flattened`` images the sheet at its flattened in-plane positions
-        (:func:`ednn.atoms.bonds.flatten`, one least-squares solve over the whole system first).
+        (:func:`ednn.atoms.bonds.flatten`, before imaging; see ``flatten``).
     atoms
         An ``ase.Atoms`` (periodic along the model's axes), or ``(n, 3)`` positions with ``numbers``
         and ``cell`` as for :func:`ednn.rasterize`. A 2-D model takes any 2-D periodic cell with an
@@ -143,6 +144,12 @@ def predict(
         receiving only the points near its block's window (never the whole system), and the block
         totals are summed here in float64 (:mod:`ednn.distributed`; extra ``dist``). A lost worker's
         tasks are run again by Dask; the result equals the one-process answer to rounding.
+    flatten
+        For a model on flattened sheets: ``auto`` (default: one solve up to
+        :data:`~ednn.atoms.localflat.GLOBAL_MAX_ATOMS` atoms, in windows beyond: O(N)),
+        ``global`` (one solve), ``local`` (windows, :func:`ednn.atoms.localflat.flatten_windows`)
+        or ``none`` (the positions are already flattened: used as given). Flat sheets are their own
+        flattening whatever the method.
     journal
         A file (:mod:`ednn.journal`) that records every finished block's sums, synced to disk: a run
         that is stopped (killed, out of time) and started again with the same journal, model and
@@ -159,6 +166,8 @@ def predict(
         check_optional_positive_int(name, v)
     check_threads(threads)
     check_strain(strain)
+    if flatten not in FLATTEN_METHODS:
+        raise InputError(f"flatten: expected one of {', '.join(FLATTEN_METHODS)}, got {flatten!r}")
     if journal is not None and client is not None:
         raise InputError("journal: expected no journal with a Dask client (a one-process run's record), got both")
     m = load_model(model)
@@ -173,7 +182,8 @@ def predict(
             fit = fit_cell(pos, z, cell_in, spacing=recipe.spacing, focus=m.focus, strain=strain)
             y = predict(m, fit.positions, fit.numbers, fit.cell, spacing=recipe.spacing, gamma=recipe.gamma,
                         batch_size=batch_size, max_window=max_window, providers=providers, threads=threads,
-                        progress=progress, client=client, min_distance=min_distance, journal=journal)
+                        progress=progress, client=client, min_distance=min_distance, journal=journal,
+                        flatten=flatten)
             return y / fit.multiplicity  # float64: the fit holds exactly `multiplicity` input cells
     lengths = cell_lengths(cell_in, d)
     if shape is not None:  # the grid given directly: its spacing is the cell's edge over the points
@@ -193,7 +203,7 @@ def predict(
     lengths = sysm.cell
     # every channel is a set of weighted points (atoms; bond midpoints), rasterized per window; the
     # checked (n, d) float64 copy serves as the atoms' points when they are used as given (no second copy)
-    flat = recipe.positions(pos, cell_in)
+    flat = recipe.positions(pos, cell_in, flatten, progress)
     plain = flat is pos and recipe.channels == ("V",)
     pos, z, chan = recipe.sources(sysm.positions if plain else flat, sysm.numbers, lengths)
     del flat, sysm

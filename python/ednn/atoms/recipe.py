@@ -33,14 +33,16 @@ from .bonds import (
     FLATTEN_CUTOFF,
     channel_sources,
     check_channels,
-    flatten,
 )
+from .localflat import flatten_sheet
 
 if TYPE_CHECKING:
     from ..model import Model
 
-__all__ = ["ImageRecipe", "GRID_RTOL", "METADATA_KEYS"]
+__all__ = ["ImageRecipe", "GRID_RTOL", "METADATA_KEYS", "FLATTEN_METHODS"]
 
+#: How :meth:`ImageRecipe.positions` flattens (``flatten`` of :func:`ednn.atoms.predict`).
+FLATTEN_METHODS = ("auto", "global", "local", "none")
 #: ``ednn.*`` keys (without the prefix) that :meth:`ImageRecipe.to_metadata` may write.
 METADATA_KEYS = ("spacing", "gamma", "channel_names", "bond_cutoff", "bond_height_unit", "positions", "flatten_cutoff")
 #: A cell length may differ from a whole number of grid spacings by this fraction of a spacing per point.
@@ -151,18 +153,21 @@ class ImageRecipe:
         return tuple(shape)
 
     # ------------------------------------------------------------------ imaging
-    def positions(self, positions: Any, cell: Any) -> Any:
-        """``positions``, or their flattened form (:func:`ednn.atoms.bonds.flatten`) when the recipe flattens.
+    def positions(self, positions: Any, cell: Any, method: str = "auto", progress: bool = False) -> Any:
+        """``positions``, or their flattened form (:func:`ednn.atoms.bonds.flatten` with ``method``:
+        ``auto``, ``global``, ``local``; ``none``: as given, already flattened) when the recipe flattens.
 
         Call it after :func:`ednn.rasterize`'s argument checks (finite positions, matching lengths).
         """
-        if not self.flatten:
+        if method not in FLATTEN_METHODS:
+            raise InputError(f"flatten: expected one of {', '.join(FLATTEN_METHODS)}, got {method!r}")
+        if not self.flatten or method == "none":
             return positions
         p = np.asarray(positions, dtype=np.float64)
         if p.ndim != 2 or p.shape[1] != 3:
             raise InputError(f"positions: expected shape (n, 3) for a model on flattened sheets (z is needed), "
                              f"got {p.shape}")
-        return flatten(p, cell, cutoff=self.flatten_cutoff)
+        return flatten_sheet(p, cell, cutoff=self.flatten_cutoff, method=method, progress=progress)
 
     def sources(self, positions: Any, numbers: Any, lengths: Sequence[float]
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -37,7 +37,8 @@ def add_train(sub: argparse._SubParsersAction) -> None:
 
 def add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write the EDNN model file (ONNX) of a training checkpoint")
-    p.add_argument("checkpoint", help="best.pt or last.pt of `ednn train`")
+    p.add_argument("checkpoint", help="best.pt or last.pt of `ednn train`, or a model file (.onnx, a shipped model's "
+                                      "name too) with --config: the same weights exported again")
     p.add_argument("--out", required=True, help="output .onnx file (an existing one is refused without --force)")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
@@ -46,6 +47,11 @@ def add_export(sub: argparse._SubParsersAction) -> None:
                    help="density-cnn only: the exported tiles' focus, one value or one per axis, multiples of "
                         "the network's stride (default: the training config's); same energies, less context per "
                         "pixel for a larger focus, which must divide the grids")
+    p.add_argument("--average", default="all", choices=["all", "phases", "mirrors", "none"],
+                   help="density-cnn only: what each tile averages: pixel phases and mirror images (all, 16 "
+                        "evaluations per tile, exactly invariant), phases or mirrors (4), none (1; invariance "
+                        "as learned)")
+    p.add_argument("--config", default=None, help="the training config (YAML) of a model file given as checkpoint")
 
     def run(a: argparse.Namespace) -> int:
         require_extra("train", "ednn export", "torch", "onnx")
@@ -61,7 +67,13 @@ def add_export(sub: argparse._SubParsersAction) -> None:
                 raise InputError(f"--meta: 'overwrite' is not a metadata key (use --force), got {item!r}")
             extra[key.strip().removeprefix("ednn.")] = value
         focus = None if a.focus is None else (a.focus[0] if len(a.focus) == 1 else tuple(a.focus))
-        path = export_checkpoint(a.checkpoint, a.out, overwrite=a.force, focus=focus, **extra)
+        checkpoint = a.checkpoint
+        if a.config is not None and not checkpoint.lower().endswith((".pt", ".onnx")):
+            from ..models import path as model_path
+
+            checkpoint = str(model_path(checkpoint))
+        path = export_checkpoint(checkpoint, a.out, overwrite=a.force, focus=focus, average=a.average,
+                                 config=a.config, **extra)
         print(Model(path).summary())
         return 0
 

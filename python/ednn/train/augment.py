@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-
-from ..atoms.recipe import ImageRecipe
 
 __all__ = ["SheetImages"]
 
@@ -32,12 +31,12 @@ class SheetImages:
     positions: list[np.ndarray]
     numbers: list[np.ndarray]
     cells: np.ndarray
-    recipe: ImageRecipe
+    recipe: Any  # the ednn.atoms.recipe.ImageRecipe the images are made with
     shape: tuple[int, int]
 
     @classmethod
     def build(cls, positions: list[np.ndarray], numbers: list[np.ndarray], cells: np.ndarray,
-              recipe: ImageRecipe, shape: tuple[int, int]) -> SheetImages:
+              recipe: Any, shape: tuple[int, int]) -> SheetImages:
         """From imaged positions (flattened by ``recipe`` if it flattens) and the recipe itself."""
         return cls(positions, numbers, np.asarray(cells, dtype=np.float64),
                    dataclasses.replace(recipe, flatten=False), tuple(shape))

@@ -29,14 +29,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .._checks import check_divisible, per_axis
 from ..atoms.recipe import check_channels
 from ..errors import InputError
+from .build import build_network, density_shape, n_channels  # noqa: F401 (re-exported)
 from .data import load_training_data
 
-__all__ = ["TrainConfig", "load_config", "NETWORKS", "density_shape", "build_network", "n_channels", "load_init",
+__all__ = ["TrainConfig", "load_config", "read_config", "NETWORKS", "density_shape", "build_network", "n_channels", "load_init",
            "check_init"]
 
 NETWORKS = ("ising-dnn", "paper-cnn", "small-cnn", "density-cnn")
@@ -190,12 +189,26 @@ _INIT_SAME = ("network", "focus", "context", "widths", "dilations", "powers", "p
 _INIT_IMAGING = ("spacing", "gamma", "positions", "flatten_cutoff")
 
 
-def load_init(path: str) -> dict[str, Any]:
-    """The training checkpoint at ``path`` (an ``init`` of a fine-tuning run)."""
+def load_init(path: str, cfg: TrainConfig | None = None) -> dict[str, Any]:
+    """The training checkpoint at ``path`` (an ``init`` of a fine-tuning run).
+
+    ``path`` may be an exported model file (``.onnx``: a shipped model too), whose weights are read
+    under ``cfg``, the run's own config (:func:`~ednn.train.recover.checkpoint_from_model`: the
+    network the config builds must give the file's outputs).
+    """
     import torch
 
+    from .recover import checkpoint_from_model, is_model_file
+
     if not Path(path).is_file():
-        raise _fail("init", "an existing training checkpoint", path)
+        raise _fail("init", "an existing training checkpoint or model file", path)
+    if is_model_file(path):
+        if cfg is None:
+            raise _fail("init", "a training checkpoint (a model file needs the run's config)", path)
+        try:
+            return checkpoint_from_model(path, cfg)
+        except InputError as exc:
+            raise _fail("init", f"a model file of this run's network ({exc})", path) from None
     try:
         ck = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # any unreadable file
@@ -207,7 +220,7 @@ def load_init(path: str) -> dict[str, Any]:
 
 def check_init(cfg: TrainConfig, kind: str, metadata: dict[str, Any]) -> None:
     """Refuse an ``init`` checkpoint whose network or imaging differs from ``cfg`` and its data."""
-    ck = load_init(str(cfg.init))
+    ck = load_init(str(cfg.init), cfg)
     theirs = dict(ck["config"])
     theirs["channels"] = list(check_channels(theirs.get("channels"), "init channels"))
     for key in _INIT_SAME:
@@ -229,9 +242,30 @@ def check_init(cfg: TrainConfig, kind: str, metadata: dict[str, Any]) -> None:
                     f"{cfg.init} with species {dmeta.get('species')} (missing {unknown})")
 
 
-def density_shape(cfg: TrainConfig) -> dict[str, Any]:
-    """``widths`` / ``dilations`` keyword arguments of :class:`~ednn.train.networks.DensityCNN` set in ``cfg``."""
-    return {k: getattr(cfg, k) for k in ("widths", "dilations") if getattr(cfg, k) is not None}
+def read_config(source: str | os.PathLike[str] | dict[str, Any]) -> TrainConfig:
+    """The config of a YAML file (or a dict) as written, its data not read nor checked: what a model
+    file needs to be rebuilt (:func:`ednn.train.recover.checkpoint_from_model`)."""
+    if isinstance(source, TrainConfig):
+        return source
+    if isinstance(source, dict):
+        raw = dict(source)
+    else:
+        import yaml
+
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"config: expected an existing YAML file, got {str(source)!r} (no such file)")
+        raw = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(raw, dict):
+            raise InputError(f"config: expected a mapping of keys to values in {str(source)!r}, got {type(raw).__name__}")
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise InputError(f"config: unknown key(s) {', '.join(map(repr, unknown))}; expected some of {', '.join(sorted(known))}")
+    raw.setdefault("data", "")
+    cfg = TrainConfig(**raw)
+    cfg.channels = list(check_channels(cfg.channels, "config channels"))
+    return cfg
 
 
 def load_config(source: str | os.PathLike[str] | dict[str, Any], **overrides: Any) -> TrainConfig:
@@ -257,31 +291,3 @@ def load_config(source: str | os.PathLike[str] | dict[str, Any], **overrides: An
     if "data" not in raw:
         raise InputError("config data: expected a dataset path, got nothing (the key is required)")
     return _check(TrainConfig(**raw), base)
-
-
-def build_network(cfg: TrainConfig, tile: int, moments: int = 0, coefficients: Any = None, scale: float = 1.0) -> Any:
-    """The per-tile network of ``cfg`` (ising-dnn, paper-cnn, small-cnn or density-cnn).
-
-    With ``moments > 0`` it is wrapped in :class:`ednn.torch.FocusMoments` with ``coefficients``
-    (zeros when None, e.g. before loading a checkpoint) and ``scale``.
-    """
-    from .networks import DensityCNN, FocusMoments, IsingDNN, PaperCNN, SmallCNN
-
-    if cfg.network == "ising-dnn":
-        net = IsingDNN(cfg.focus, cfg.context, channels=1)
-    elif cfg.network == "density-cnn":
-        net = DensityCNN(cfg.focus, cfg.context, channels=n_channels(cfg), outputs=len(cfg.outputs), powers=cfg.powers,
-                         **density_shape(cfg))
-    elif cfg.network == "small-cnn":
-        net = SmallCNN(tile=tile, channels=n_channels(cfg), outputs=len(cfg.outputs), pool=cfg.pool, powers=cfg.powers)
-    else:
-        net = PaperCNN(tile=tile, channels=n_channels(cfg), outputs=len(cfg.outputs))
-    if moments:
-        a = np.zeros(moments) if coefficients is None else np.asarray(coefficients, dtype=np.float64)
-        net = FocusMoments(net, cfg.focus, cfg.context, a, scale)
-    return net
-
-
-def n_channels(cfg: TrainConfig) -> int:
-    """Input channels of the network of ``cfg`` (1 unless ``channels`` lists more)."""
-    return 1 if cfg.channels is None else len(cfg.channels)

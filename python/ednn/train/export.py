@@ -21,34 +21,25 @@ from .._io import check_new
 from ..atoms.recipe import METADATA_KEYS as RECIPE_KEYS
 from ..errors import InputError
 from .baseline import species_energies
-from .config import TrainConfig, build_network, n_channels
+from .averaging import AVERAGES, DESCRIPTIONS
+from .config import TrainConfig, build_network, n_channels, read_config
 
-__all__ = ["export_checkpoint"]
-
-
-def _phase_averaged(model: Any, focus: tuple[int, int]) -> Any:
-    """A trained DensityCNN's EDNN averaged over pixel phases and mirror images (exact under whole-pixel
-    shifts, mirrors and the 180° turn; ``DensityCNN.average_phases``/``average_mirrors``), with tiles of
-    ``focus`` (the per-pixel weight ``norm`` of training is kept: the sum over a grid is unchanged)."""
-    from ..torch import EDNN
-    from .networks import FocusMoments
-
-    net = model.net
-    inner = net.net if isinstance(net, FocusMoments) else net
-    if any(f % inner.stride for f in focus):
-        raise InputError(f"focus: expected multiples of the network's stride {inner.stride}, got {focus}")
-    inner.focus = focus
-    inner.average_phases()
-    inner.average_mirrors()
-    if isinstance(net, FocusMoments):
-        net.focus = focus
-        net.context = inner.tile_context  # its per-species term sums the focus of the wider tiles
-    return EDNN(net, focus, inner.tile_context, ndim=2)
+__all__ = ["export_checkpoint", "AVERAGES"]
 
 
 def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str], *, overwrite: bool = False,
-                      focus: int | tuple[int, int] | None = None, **metadata: Any) -> Path:
+                      focus: int | tuple[int, int] | None = None, average: str = "all", config: Any = None,
+                      **metadata: Any) -> Path:
     """Write the EDNN model file of a training checkpoint (``best.pt`` / ``last.pt``).
+
+    ``checkpoint`` may also be an exported model file (``.onnx``, e.g. a shipped model) with the
+    ``config`` it was trained with (:func:`~ednn.train.recover.checkpoint_from_model`): the same
+    weights exported again with another focus or averaging, its ``domain`` kept.
+
+    ``average`` (density-cnn only): ``all`` (default: pixel phases and mirror images, 16 network
+    evaluations per tile, exactly invariant under whole-pixel shifts and mirrors), ``phases`` or
+    ``mirrors`` (4 each) or ``none`` (1); what is not averaged is left as the network learned it
+    (``ednn.averaging`` in the file says which).
 
     ``focus`` (density-cnn checkpoints only; default: the training config's) sets the focus of the
     exported tiles, one value or one per axis, each a multiple of the network's stride: the energy
@@ -59,16 +50,31 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
     """
     import torch
 
-    from ..torch import EDNN, export_onnx
+    from ..torch import EDNN, averaged, export_onnx
+
+    from .recover import checkpoint_from_model, is_model_file
 
     ck_path = Path(checkpoint)
     if not ck_path.is_file():
         raise InputError(f"checkpoint: expected an existing file, got {str(checkpoint)!r} (no such file)")
+    if average not in AVERAGES:
+        raise InputError(f"average: expected one of {', '.join(AVERAGES)}, got {average!r}")
+    if is_model_file(ck_path) and config is None:
+        raise InputError(f"config: expected the training config of model file {ck_path.name} (its weights are in "
+                         "the file, its architecture and training focus in the config), got None")
+    if config is not None and not is_model_file(ck_path):
+        raise InputError(f"config: expected None for a training checkpoint (it holds its config), got {config!r}")
     check_new(out, overwrite=overwrite)
-    ck = torch.load(ck_path, map_location="cpu", weights_only=False)
+    if is_model_file(ck_path):
+        ck = checkpoint_from_model(ck_path, read_config(config))
+    else:
+        ck = torch.load(ck_path, map_location="cpu", weights_only=False)
     if not isinstance(ck, dict) or "config" not in ck or "model" not in ck:
         raise InputError(f"checkpoint: {str(checkpoint)!r} is not an ednn training checkpoint")
     cfg = TrainConfig(**ck["config"])
+    if average != "all" and cfg.network != "density-cnn":
+        raise InputError(f"average: expected 'all' for a {cfg.network} checkpoint (only a density-cnn averages), "
+                         f"got {average!r}")
     if focus is not None and cfg.network != "density-cnn":
         raise InputError(f"focus: expected None for a {cfg.network} checkpoint (only a density-cnn's tiles sum "
                          f"per pixel, so only its focus may change), got {focus!r}")
@@ -79,7 +85,7 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
     area = 1.0
     if cfg.network == "density-cnn":
         old = model.focus
-        model = _phase_averaged(model, new_focus)
+        model = averaged(model, new_focus, average)
         area = (new_focus[0] * new_focus[1]) / (old[0] * old[1])
     kind = ck.get("data_kind", "ising")
     dmeta = dict(ck.get("data_metadata", {"label_method": "exact nearest-neighbour Ising energy, J=1"}))
@@ -108,6 +114,10 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
         if dmeta.get("species") and dmeta.get("spacing"):
             mu = species_energies(a, dmeta["species"], dmeta["spacing"], float(dmeta.get("gamma", 0.2)))
             meta["species_energies"] = json.dumps(mu)
+    if cfg.network == "density-cnn":
+        meta["averaging"] = f"{average}: {DESCRIPTIONS[average]}; {AVERAGES[average]} evaluations per tile"
+    if dmeta.get("domain"):  # a re-export of a model file keeps the domain it states
+        meta["domain"] = dmeta["domain"]
     meta.update(metadata)
     return export_onnx(model, out, channels=n_channels(cfg), outputs=cfg.outputs, overwrite=overwrite,
                        **copy.deepcopy(meta))

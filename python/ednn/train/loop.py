@@ -110,7 +110,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
     if cfg.init is not None:
         # fine-tuning: the network, its per-species term and the output scaling are the checkpoint's, as
         # they are (per tile, so they hold on grids of any size); the loss stays in units of that scale
-        init = load_init(cfg.init)
+        init = load_init(cfg.init, cfg)
         n_moments = int(init.get("baseline_moments", 0))
         out_scale, out_offset = float(init["output_scale"]), float(init["output_offset"])
         loss_scale = out_scale * n_tiles if ds.kind != "ising" else 1.0
