@@ -45,7 +45,9 @@ def test_windows_match_the_global_solve(sheet):
     pos, L, g = sheet
     i, j, _ = eb.bonds(pos, L, eb.FLATTEN_CUTOFF)
     want = _pair_lengths(g, L, i, j)
-    local = lf.flatten_windows(pos, L)
+    local = lf.flatten_windows(pos, L, threads=2)
+    # windows on threads: each writes only its own atoms, the coarse sums are added in window order
+    np.testing.assert_array_equal(lf.flatten_windows(pos, L, threads=1), local)
     np.testing.assert_array_equal(local[:, 2], pos[:, 2])
     np.testing.assert_allclose((local - pos)[:, :2].mean(axis=0), 0.0, atol=1e-12)
     err = np.sqrt(np.mean((_pair_lengths(local, L, i, j) - want) ** 2))
@@ -128,3 +130,7 @@ def test_bad_input_is_named():
         lf.flatten_sheet(pos, L, method="fast")
     with pytest.raises(ednn.InputError, match=r"flatten: expected one of auto, global, local, none, got 'yes'"):
         ednn.atoms.predict("porous-fast", pos, np.full(len(pos), 6), [L[0], L[1], 20.0], flatten="yes")
+    from ednn.atoms.calculator import EDNNCalculator
+
+    with pytest.raises(ednn.InputError, match=r"flatten: expected one of auto, global, local, none, got 'x'"):
+        EDNNCalculator("porous-fast", flatten="x")

@@ -29,7 +29,7 @@ from ase.units import Hartree, Rydberg, kcal, kJ, mol  # noqa: E402
 from ..model import Model, load_model  # noqa: E402
 from .cells import check_strain  # noqa: E402
 from .predict import predict  # noqa: E402
-from .recipe import ImageRecipe  # noqa: E402
+from .recipe import FLATTEN_METHODS, ImageRecipe  # noqa: E402
 
 __all__ = ["EDNNCalculator", "ENERGY_UNITS"]
 
@@ -60,8 +60,9 @@ class EDNNCalculator(Calculator):
     units
         Energy units of the model's output, overriding ``ednn.units`` (one of :data:`ENERGY_UNITS`).
         A model without ``ednn.units`` needs it.
-    spacing, gamma, batch_size, max_window, providers, threads, strain
-        Passed to :func:`ednn.atoms.predict` (``strain``: None for exact fits of the cell only, or the
+    spacing, gamma, batch_size, max_window, providers, threads, strain, flatten
+        Passed to :func:`ednn.atoms.predict` (``flatten``: how a model on flattened sheets flattens;
+        ``strain``: None for exact fits of the cell only, or the
         largest relative change of an edge accepted to fit it, an approximation: docs/cells.md).
     """
 
@@ -80,9 +81,12 @@ class EDNNCalculator(Calculator):
         providers: Sequence[Any] | None = None,
         threads: int | None = None,
         strain: float | None = None,
+        flatten: str = "auto",
         **kwargs: Any,
     ) -> None:
         check_strain(strain)
+        if flatten not in FLATTEN_METHODS:
+            raise InputError(f"flatten: expected one of {', '.join(FLATTEN_METHODS)}, got {flatten!r}")
         super().__init__(**kwargs)
         m = load_model(model)
         self.model = m
@@ -107,7 +111,7 @@ class EDNNCalculator(Calculator):
         # resolve now so that a model without spacing / gamma fails here, not at the first energy
         self.recipe = ImageRecipe.from_model(m, spacing, gamma)
         self._kw = {"batch_size": batch_size, "max_window": max_window, "providers": providers, "threads": threads,
-                    "strain": strain}
+                    "strain": strain, "flatten": flatten}
 
     def calculate(self, atoms: Any = None, properties: Sequence[str] = ("energy",),
                   system_changes: Sequence[str] = all_changes) -> None:

@@ -27,11 +27,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
+from .._checks import check_threads
 from ..errors import InputError
 from .bonds import FLATTEN_CUTOFF, _levenberg_marquardt, _xy_lengths, bonds, flatten
 
@@ -48,7 +52,7 @@ GLOBAL_MAX_ATOMS = 20_000
 
 
 def flatten_sheet(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF, method: str = "auto",
-                  progress: bool = False) -> np.ndarray:
+                  threads: int | None = None, progress: bool = False) -> np.ndarray:
     """Flattened positions ``(n, 3)`` by ``method``: ``global`` (:func:`ednn.atoms.bonds.flatten`, one
     solve: what the sheets models were trained with), ``local`` (:func:`flatten_windows`: O(N),
     memory per window) or ``auto``: global up to :data:`GLOBAL_MAX_ATOMS` atoms and for cells too
@@ -63,7 +67,24 @@ def flatten_sheet(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF, 
     flat = pos.ndim == 2 and pos.shape[1:] == (3,) and len(pos) and np.ptp(pos[:, 2]) == 0
     if method == "global" or flat:
         return flatten(pos, cell, cutoff=cutoff)
-    return flatten_windows(pos, cell, cutoff=cutoff, progress=progress)
+    return flatten_windows(pos, cell, cutoff=cutoff, threads=threads, progress=progress)
+
+
+def _ordered(fn: Callable[[Any], Any], items: Iterable[Any], threads: int) -> Iterator[Any]:
+    """``fn(item)`` for every item, in order, ``threads`` at a time (at most ``2 * threads`` items
+    held at once: memory does not grow with the number of items)."""
+    if threads <= 1:
+        for item in items:
+            yield fn(item)
+        return
+    with ThreadPoolExecutor(threads) as ex:
+        queue: deque[Any] = deque()
+        for item in items:
+            queue.append(ex.submit(fn, item))
+            if len(queue) >= 2 * threads:
+                yield queue.popleft().result()
+        while queue:
+            yield queue.popleft().result()
 
 
 def _check_length(name: str, v: Any, lo: float) -> float:
@@ -126,18 +147,19 @@ class _Coarse:
     def add(self, mid: np.ndarray, e: np.ndarray, p: np.ndarray, r: np.ndarray) -> None:
         """Pairs at midpoints ``mid`` ``(m, 2)`` (wrapped), unit vectors ``e``, vectors ``p``, misfits ``r``."""
         c = np.minimum((mid / self.h).astype(np.int64), self.n - 1)
-        key = c[:, 0] * self.n[1] + c[:, 1]
+        cells, key = np.unique(c[:, 0] * self.n[1] + c[:, 1], return_inverse=True)  # the few cells touched
         size = int(self.n.prod())
         # e . (G p) = sum_ab e_a p_b G_ab: the pair's row in the four gradient components
         q = np.stack([e[:, 0] * p[:, 0], e[:, 0] * p[:, 1], e[:, 1] * p[:, 0], e[:, 1] * p[:, 1]], axis=1)
         M, b = self.M.reshape(size, 4, 4), self.b.reshape(size, 4)
+        m = len(cells)
         for a in range(4):
-            b[:, a] += np.bincount(key, q[:, a] * r, minlength=size)
+            b[cells, a] += np.bincount(key, q[:, a] * r, minlength=m)
             for k in range(a, 4):
-                v = np.bincount(key, q[:, a] * q[:, k], minlength=size)
-                M[:, a, k] += v
+                v = np.bincount(key, q[:, a] * q[:, k], minlength=m)
+                M[cells, a, k] += v
                 if k != a:
-                    M[:, k, a] += v
+                    M[cells, k, a] += v
 
     def _grad(self, U: np.ndarray) -> np.ndarray:
         """Cell-centre gradients ``(n0, n1, 4)`` of the node displacements ``U`` ``(2, n0, n1)``."""
@@ -201,7 +223,8 @@ class _Coarse:
 
 def flatten_windows(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF, window: float = LOCAL_WINDOW,
                     halo: float = LOCAL_HALO, coarse: float = LOCAL_COARSE, coarse_iterations: int = 400,
-                    sweeps: int = 2, iterations: int = 12, tol: float = 1e-4, progress: bool = False) -> np.ndarray:
+                    sweeps: int = 2, iterations: int = 12, tol: float = 1e-4, threads: int | None = None,
+                    progress: bool = False) -> np.ndarray:
     """Flattened in-plane positions (as :func:`ednn.atoms.bonds.flatten`), in two passes over windows.
 
     Parameters
@@ -223,6 +246,9 @@ def flatten_windows(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF
     sweeps
         Coarse and fine passes, each pair linearised at the previous pass's result; the windows of
         every second sweep are moved by half a window, so that no window edge stays where it was.
+    threads
+        Windows solved at once on this many threads (default: one per core; the result does not
+        depend on it).
     progress
         A progress bar over the windows (both passes) on stderr.
 
@@ -242,6 +268,8 @@ def flatten_windows(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF
     for name, v, lo in (("coarse_iterations", coarse_iterations, 0), ("sweeps", sweeps, 1)):
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
             raise InputError(f"{name}: expected an int >= {lo}, got {v!r}")
+    check_threads(threads)
+    threads = threads or os.cpu_count() or 1
     L = _xy_lengths(cell)
     xy = np.mod(pos[:, :2], L)
     wins = _Windows(xy, L, window, halo, cutoff)
@@ -251,37 +279,46 @@ def flatten_windows(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF
     box = np.array(wins.box)
     shifted = _Windows(xy, L, window, halo, cutoff, offset=0.5) if sweeps > 1 else wins
     D = np.zeros_like(xy)  # displacement from the projection
+
+    def misfits(item: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
+        """The window's pairs (each pair once over all windows: in the window of its lower-numbered
+        atom) linearised at the current positions: midpoints, unit vectors, vectors, misfits."""
+        idx, local, own = item
+        i, j, d = bonds(np.column_stack([local, pos[idx, 2]]), box, cutoff)
+        keep = own[np.where(idx[i] < idx[j], i, j)]
+        i, j, d = i[keep], j[keep], d[keep]
+        here = local + D[idx]
+        p = here[j] - here[i]
+        length = np.sqrt(np.einsum("kc,kc->k", p, p))
+        e = p / np.maximum(length, 1e-12)[:, None]
+        mid = np.mod(xy[idx[i]] + 0.5 * (local[j] - local[i]), L)
+        return mid, e, p, np.sqrt(np.einsum("kc,kc->k", d, d)) - length
+
+    def solve(item: tuple[np.ndarray, np.ndarray, np.ndarray], span: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The window's own atoms and their displacements after its non-linear solve, the halo's
+        edge held where the coarse pass put it."""
+        idx, local, own = item
+        p0 = local + D[idx]
+        i, j, d = bonds(np.column_stack([local, pos[idx, 2]]), box, cutoff)
+        if len(i):
+            free = np.all((local >= cutoff) & (local < span - cutoff), axis=1)
+            target = np.sqrt(np.einsum("kc,kc->k", d, d))
+            p0 = _levenberg_marquardt(p0.copy(), i, j, box, target, iterations, tol, free)
+        return idx[own], p0[own] - local[own]
+
     bar = progress_bar(2 * sweeps * len(wins), "ednn flatten", "windows", enable=progress)
     try:
         for sweep in range(sweeps):
             ws = shifted if sweep % 2 else wins  # odd sweeps: windows moved by half a window
             grid = _Coarse(L, coarse)
-            # coarse: every pair's misfit at the current positions, once (in the window of its
-            # lower-numbered atom)
-            for idx, local, own in ws:
-                i, j, d = bonds(np.column_stack([local, pos[idx, 2]]), box, cutoff)
-                first = np.where(idx[i] < idx[j], i, j)
-                keep = own[first]
-                i, j, d = i[keep], j[keep], d[keep]
-                here = local + D[idx]
-                p = here[j] - here[i]
-                length = np.sqrt(np.einsum("kc,kc->k", p, p))
-                e = p / np.maximum(length, 1e-12)[:, None]
-                mid = np.mod(xy[idx[i]] + 0.5 * (local[j] - local[i]), L)
-                grid.add(mid, e, p, np.sqrt(np.einsum("kc,kc->k", d, d)) - length)
+            for parts in _ordered(misfits, ws, threads):  # summed here, in window order: deterministic
+                grid.add(*parts)
                 bar.update(1)
             D += grid.at(grid.solve(coarse_iterations), xy)
             del grid
-            # fine: each window's non-linear solve, its halo's edge held where the coarse pass put it
             new = D.copy()
-            for idx, local, own in ws:
-                i, j, d = bonds(np.column_stack([local, pos[idx, 2]]), box, cutoff)
-                if len(i):
-                    free = np.all((local >= cutoff) & (local < ws.span - cutoff), axis=1)
-                    p0 = local + D[idx]
-                    target = np.sqrt(np.einsum("kc,kc->k", d, d))
-                    moved = _levenberg_marquardt(p0.copy(), i, j, box, target, iterations, tol, free)
-                    new[idx[own]] = moved[own] - local[own]
+            for own, disp in _ordered(lambda item: solve(item, ws.span), ws, threads):
+                new[own] = disp
                 bar.update(1)
             D = new
     finally:

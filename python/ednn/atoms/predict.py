@@ -203,7 +203,7 @@ def predict(
     lengths = sysm.cell
     # every channel is a set of weighted points (atoms; bond midpoints), rasterized per window; the
     # checked (n, d) float64 copy serves as the atoms' points when they are used as given (no second copy)
-    flat = recipe.positions(pos, cell_in, flatten, progress)
+    flat = recipe.positions(pos, cell_in, flatten, progress, threads)
     plain = flat is pos and recipe.channels == ("V",)
     pos, z, chan = recipe.sources(sysm.positions if plain else flat, sysm.numbers, lengths)
     del flat, sysm

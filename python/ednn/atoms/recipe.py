@@ -153,7 +153,8 @@ class ImageRecipe:
         return tuple(shape)
 
     # ------------------------------------------------------------------ imaging
-    def positions(self, positions: Any, cell: Any, method: str = "auto", progress: bool = False) -> Any:
+    def positions(self, positions: Any, cell: Any, method: str = "auto", progress: bool = False,
+                  threads: int | None = None) -> Any:
         """``positions``, or their flattened form (:func:`ednn.atoms.bonds.flatten` with ``method``:
         ``auto``, ``global``, ``local``; ``none``: as given, already flattened) when the recipe flattens.
 
@@ -167,7 +168,7 @@ class ImageRecipe:
         if p.ndim != 2 or p.shape[1] != 3:
             raise InputError(f"positions: expected shape (n, 3) for a model on flattened sheets (z is needed), "
                              f"got {p.shape}")
-        return flatten_sheet(p, cell, cutoff=self.flatten_cutoff, method=method, progress=progress)
+        return flatten_sheet(p, cell, cutoff=self.flatten_cutoff, method=method, threads=threads, progress=progress)
 
     def sources(self, positions: Any, numbers: Any, lengths: Sequence[float]
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -81,6 +81,9 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     add_cluster_options(r, "the blocks of tiles")
     r.add_argument("--progress", action="store_true", help="show a progress bar per structure")
+    r.add_argument("--flatten", default="auto", choices=["auto", "global", "local", "none"],
+                   help="models on flattened sheets: one solve (global), windows (local, O(N)), auto (global up to "
+                        "20 000 atoms, local beyond; default) or none (the positions are flattened already)")
     r.add_argument("--journal", default=None,
                    help="record every finished block here (one structure, no cluster): run the same command again "
                         "after a stop to continue where it stopped, with the same answer")
@@ -115,7 +118,7 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
             for name, (atoms, z, cell), ref in items:
                 t0 = time.perf_counter()
                 y = predict(m, atoms, z, cell, spacing=a.spacing or None, gamma=a.gamma, threads=a.threads,
-                            client=client, progress=a.progress, strain=a.strain, journal=a.journal)
+                            client=client, progress=a.progress, strain=a.strain, journal=a.journal, flatten=a.flatten)
                 dt = time.perf_counter() - t0
                 e, n = (y if isinstance(y, float) else float(y[0])), len(atoms)
                 row = {"structure": name, "atoms": n, "energy": e, "per_atom": e / n, "seconds": dt}
