@@ -9,6 +9,8 @@
 
 #include "ednn/build_info.hpp"
 #include "ednn/ednn.h"  // the limits (macros only; the module does not link the predictor)
+#include "ednn/flatten.hpp"
+#include "ednn/flatten.hpp"
 #include "ednn/rasterize.hpp"
 #include "ednn/tiling.hpp"
 #include "../dispatch.hpp"  // the CUDA runtime helpers behind DeviceBuffer
@@ -172,6 +174,45 @@ private:
     std::size_t nbytes_;
 };
 
+using HostInt64 = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+using HostBytes = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
+
+py::tuple flatten_patch(const HostDoubles& xy, const py::object& movable, const HostInt64& pi, const HostInt64& pj,
+                        const HostDoubles& target, const std::vector<double>& box, int iterations, double tol,
+                        double damping_min, double max_step) {
+    if (xy.ndim() != 2 || xy.shape(1) != 2) throw std::invalid_argument("xy: expected shape (n, 2)");
+    const int64_t n = xy.shape(0);
+    const int64_t m = pi.ndim() == 1 ? pi.shape(0) : -1;
+    if (m < 0 || pj.ndim() != 1 || pj.shape(0) != m || target.ndim() != 1 || target.shape(0) != m)
+        throw std::invalid_argument("pairs: expected i, j and target of one shape (m,)");
+    if (box.size() != 2) throw std::invalid_argument("box: expected 2 lengths, got " + std::to_string(box.size()));
+    HostBytes mask;
+    const uint8_t* mv = nullptr;
+    if (!movable.is_none()) {
+        mask = HostBytes::ensure(movable);
+        if (!mask || mask.ndim() != 1 || mask.shape(0) != n)
+            throw std::invalid_argument("movable: expected None or shape (" + std::to_string(n) + ",)");
+        mv = mask.data();
+    }
+    ednn::FlattenSettings settings;
+    settings.iterations = iterations;
+    settings.tol = tol;
+    settings.damping_min = damping_min;
+    settings.max_step = max_step;
+    py::array_t<double> out({n, int64_t{2}});
+    std::copy(xy.data(), xy.data() + 2 * n, out.mutable_data());
+    double* o = out.mutable_data();
+    const int64_t* a = pi.data();
+    const int64_t* b = pj.data();
+    const double* t = target.data();
+    int kept = 0;
+    {
+        py::gil_scoped_release release;
+        kept = ednn::flatten_patch(o, mv, n, a, b, t, m, box.data(), settings);
+    }
+    return py::make_tuple(out, kept);
+}
+
 }  // namespace
 
 // DLPack (v0.x ABI, as specified by the DLPack standard): just enough to read a tensor's layout.
@@ -255,6 +296,11 @@ PYBIND11_MODULE(_ednn, m) {
           py::arg("shape"), py::arg("origin"), py::arg("window"), py::arg("gamma"), py::arg("out"),
           py::arg("elem_size"), py::arg("stream") = 0,
           "Same as rasterize_host into a CUDA device pointer (elem_size 4 or 8); asynchronous on `stream`.");
+    m.def("flatten_patch", &flatten_patch, py::arg("xy"), py::arg("movable"), py::arg("i"), py::arg("j"),
+          py::arg("target"), py::arg("box"), py::arg("iterations") = 12, py::arg("tol") = 1e-4,
+          py::arg("damping_min") = 1e-3, py::arg("max_step") = 1.0,
+          "Levenberg-Marquardt fit of in-plane positions ((n, 2)) to pair lengths (ednn/flatten.hpp): "
+          "(new positions, steps kept).");
     m.def("rasterize_cutoff", &ednn::rasterize_cutoff, py::arg("gamma"),
           "Cutoff radius gamma * sqrt(2 ln 1e7) beyond which Gaussian terms are dropped.");
     m.def("cuda_synchronize", [](std::uintptr_t stream) {

@@ -77,3 +77,15 @@ class DeviceBuffer:
     def nbytes(self) -> int: ...
     def copy_to_host(self, dst: npt.NDArray[np.generic]) -> None: ...
     def copy_from_host(self, src: npt.NDArray[np.generic]) -> None: ...
+def flatten_patch(
+    xy: npt.NDArray[np.float64],  # [n, 2] starting in-plane positions
+    movable: npt.NDArray[np.bool_] | None,  # [n] or None (every point moves)
+    i: npt.NDArray[np.int64],  # [m] pairs
+    j: npt.NDArray[np.int64],  # [m]
+    target: npt.NDArray[np.float64],  # [m] target lengths
+    box: Sequence[float],  # periodic lengths for the minimum image
+    iterations: int = 12,
+    tol: float = 1e-4,
+    damping_min: float = 1e-3,
+    max_step: float = 1.0,
+) -> tuple[npt.NDArray[np.float64], int]: ...

@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ._checks import check_divisible, per_axis, resolve_ndim
 from .errors import InputError
 
-__all__ = ["tile", "ising_energy", "ising_tile_energy", "rasterize", "bonds", "flatten"]
+__all__ = ["tile", "ising_energy", "ising_tile_energy", "rasterize", "bonds", "flatten", "flatten_patch"]
 
 
 def tile(
@@ -161,3 +161,81 @@ def flatten(positions: Any, lengths: Sequence[float], cutoff: float, iterations:
     out = pos.copy()
     out[:, :2] = p
     return out
+
+
+def flatten_patch(xy: Any, movable: Any, i: Any, j: Any, target: Any, box: Sequence[float], iterations: int = 12,
+                  tol: float = 1e-4, damping_min: float = 1e-3, max_step: float = 1.0) -> tuple[np.ndarray, int]:
+    """Oracle of the compiled ``flatten_patch`` (``ednn/flatten.hpp``): the same Levenberg-Marquardt
+    steps in NumPy. ``xy`` ``(n, 2)``, ``movable`` ``(n,)`` bool or None, pairs ``i``, ``j`` ``(m,)``
+    with ``target`` lengths, minimum images in ``box`` ``(2,)``. Returns (positions ``(n, 2)``,
+    steps kept)."""
+    p = np.array(xy, dtype=np.float64)
+    i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
+    target = np.asarray(target, dtype=np.float64)
+    L = np.asarray(box, dtype=np.float64)
+    free = None if movable is None else np.asarray(movable, dtype=bool)
+    n = p.shape[0]
+    if n == 0 or len(i) == 0:
+        return p, 0
+
+    def misfit(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r = q[j] - q[i]
+        r -= L * np.round(r / L)
+        return r, np.sqrt(np.einsum("kc,kc->k", r, r)) - target
+
+    def at_mul(e: np.ndarray, r: np.ndarray) -> np.ndarray:
+        out = np.zeros((n, 2))
+        np.add.at(out, j, r[:, None] * e)
+        np.add.at(out, i, -r[:, None] * e)
+        if free is not None:
+            out[~free] = 0.0
+        return out
+
+    def cgls(e: np.ndarray, b: np.ndarray, damping: float) -> np.ndarray:
+        u = np.zeros((n, 2))
+        r = b.copy()
+        s = at_mul(e, r)
+        p_ = s.copy()
+        gamma = gamma0 = float(np.sum(s * s))
+        for _ in range(4 * n + 200):
+            if gamma <= tol * tol * gamma0 or gamma == 0:
+                break
+            q = np.einsum("kc,kc->k", e, p_[j] - p_[i])
+            delta = float(q @ q) + damping * float(np.sum(p_ * p_))
+            if not 0 < delta < np.inf:
+                break
+            alpha = gamma / delta
+            u_new = u + alpha * p_
+            r = r - alpha * q
+            s = at_mul(e, r) - damping * u_new
+            g_new = float(np.sum(s * s))
+            if not g_new < 1e8 * gamma0:
+                break
+            u = u_new
+            p_ = s + (g_new / gamma) * p_
+            gamma = g_new
+        return u
+
+    r, res = misfit(p)
+    f = float(res @ res)
+    damping, kept = damping_min, 0
+    for _ in range(iterations):
+        e = r / np.maximum(res + target, 1e-12)[:, None]
+        u = cgls(e, -res, damping)
+        if free is None:
+            u -= u.mean(axis=0)
+        step = float(np.abs(u).max())
+        if step > max_step:
+            u *= max_step / step
+        r_new, res_new = misfit(p + u)
+        f_new = float(res_new @ res_new)
+        if f_new < f:
+            p += u
+            gain, f, r, res = f - f_new, f_new, r_new, res_new
+            damping = max(damping_min, damping / 10.0)
+            kept += 1
+            if step < 1e-4 or gain < 1e-9 * f:
+                break
+        else:
+            damping *= 10.0
+    return p, kept

@@ -87,6 +87,45 @@ def test_energy_of_the_window_solution(sheet):
     assert abs(e_local - e_global) < 0.05e-3 < abs(e_none - e_global) / 4
 
 
+@pytest.mark.parametrize("cells, amplitude, held, periodic", [
+    ((3, 5), 0.5, False, True), ((6, 10), 0.8, False, True), ((6, 10), 0.8, True, False), ((12, 20), 0.3, True, True),
+    ((3, 5), 0.0, False, True),
+])
+def test_compiled_fit_equals_the_numpy_oracle(cells, amplitude, held, periodic):
+    """ednn/flatten.hpp (float64, CPU, one thread per patch) against ednn.reference.flatten_patch."""
+    from ednn import reference
+    from ednn.data.sheets import honeycomb
+
+    a = honeycomb(cells)
+    L = np.diag(a.cell.array)[:2]
+    rng = np.random.default_rng(cells[0])
+    pos = a.positions.copy()
+    pos[:, 2] += amplitude * np.sin(2 * np.pi * pos[:, 0] / L[0]) * np.cos(2 * np.pi * pos[:, 1] / L[1])
+    pos += rng.normal(0.0, 0.05, pos.shape)
+    i, j, d = eb.bonds(pos, L, eb.FLATTEN_CUTOFF)
+    target = np.linalg.norm(d, axis=1)
+    xy = pos[:, :2].copy()
+    box = L
+    if not periodic:  # a patch cut out of the sheet: its pairs never wrap in a box twice its size
+        xy = xy - L * np.round((xy - xy[0]) / L)  # unwrapped around atom 0
+        box = 4 * L
+        keep = np.all(np.abs((xy[j] - xy[i])) < L / 2, axis=1)
+        i, j, target = i[keep], j[keep], target[keep]
+    movable = None
+    if held:  # hold a band on one side, as a window's halo edge is held
+        movable = xy[:, 0] > np.quantile(xy[:, 0], 0.2)
+    got = eb.fit_patch(xy, i, j, box, target, 12, 1e-6, movable)
+    want, kept = reference.flatten_patch(xy, movable, i, j, target, box, 12, 1e-6)
+    # the same float64 steps in another summation order: equal to ~1e-12 A (rounding, amplified by
+    # the CG's own rounding over its iterations)
+    np.testing.assert_allclose(got, want, atol=1e-8)
+    if movable is not None:
+        np.testing.assert_array_equal(got[~movable], xy[~movable])
+    assert kept > 0  # the z noise alone leaves misfits to fit
+    _, steps = ednn._ednn.flatten_patch(xy, movable, i, j, target, list(box), 12, 1e-6)
+    assert steps == kept
+
+
 def test_a_flat_sheet_is_its_own_flattening():
     from ednn.data.sheets import honeycomb
 
@@ -124,6 +163,10 @@ def test_bad_input_is_named():
         lf.flatten_windows(pos, L)
     with pytest.raises(ednn.InputError, match=r"halo: expected a number \(Angstrom\) above 2\.7, got 2"):
         lf.flatten_windows(pos, L, halo=2)
+    with pytest.raises(ValueError, match=r"pairs: expected two different points in \[0, 2\), got \(0, 2\) at pair 0"):
+        eb.fit_patch(np.zeros((2, 2)), np.array([0]), np.array([2]), (10.0, 10.0), np.array([1.0]))
+    with pytest.raises(ValueError, match=r"movable: expected None or shape \(2,\)"):
+        eb.fit_patch(np.zeros((2, 2)), np.array([0]), np.array([1]), (10.0, 10.0), np.array([1.0]), movable=np.ones(3, bool))
     with pytest.raises(ednn.InputError, match=r"sweeps: expected an int >= 1, got 0"):
         lf.flatten_windows(pos, L, sweeps=0)
     with pytest.raises(ednn.InputError, match=r"method: expected 'auto', 'global' or 'local', got 'fast'"):

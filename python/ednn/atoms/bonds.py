@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _ednn
 from .._checks import cell_lengths
 from ..errors import InputError
 
@@ -181,57 +182,6 @@ def channel_sources(channels: Sequence[str], positions: Any, numbers: Any, cell:
     return out
 
 
-def _cgls(i: np.ndarray, j: np.ndarray, e: np.ndarray, b: np.ndarray, n: int, damping: float, tol: float,
-          max_iter: int, free: np.ndarray | None = None) -> np.ndarray:
-    """``min |A u - b|^2 + damping |u|^2`` for ``(A u)_k = e_k . (u_j - u_i)``: conjugate gradients on
-    the (damped) normal equations, matrix-free; ``u`` ``(n, 2)`` starts from 0. With ``free`` ``(n,)``
-    bool, only those atoms move (the others' rows of ``u`` stay 0)."""
-
-    def a_mul(u: np.ndarray) -> np.ndarray:
-        return np.einsum("kc,kc->k", e, u[j] - u[i])
-
-    def at_mul(r: np.ndarray) -> np.ndarray:
-        w = r[:, None] * e
-        out = np.empty((n, 2))
-        for c in range(2):
-            out[:, c] = np.bincount(j, w[:, c], minlength=n) - np.bincount(i, w[:, c], minlength=n)
-        if free is not None:
-            out[~free] = 0.0
-        return out
-
-    u = np.zeros((n, 2))
-    r = b.copy()
-    s = at_mul(r)
-    p = s.copy()
-    gamma = gamma0 = float(np.sum(s * s))
-    stop = (tol * tol) * gamma
-    for _ in range(max_iter):
-        if gamma <= stop or gamma == 0:
-            break
-        q = a_mul(p)
-        delta = float(q @ q) + damping * float(np.sum(p * p))
-        if not 0 < delta < math.inf:
-            break
-        alpha = gamma / delta
-        u_new = u + alpha * p
-        r -= alpha * q
-        s = at_mul(r) - damping * u_new
-        g_new = float(np.sum(s * s))
-        if not g_new < 1e8 * gamma0:  # rounding has taken over (a tolerance below what float64 resolves)
-            break
-        u = u_new
-        p = s + (g_new / gamma) * p
-        gamma = g_new
-    return u
-
-
-def _misfit(p: np.ndarray, i: np.ndarray, j: np.ndarray, L: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """In-plane minimum-image vectors ``r`` ``(m, 2)`` of the pairs and their misfits ``|r| - target``."""
-    r = p[j] - p[i]
-    r -= L * np.round(r / L)
-    return r, np.sqrt(np.einsum("kc,kc->k", r, r)) - target
-
-
 def flatten(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF, iterations: int = 12,
             tol: float = 1e-4) -> np.ndarray:
     """Intrinsic in-plane positions of a sheet: x, y moved so in-plane distances match 3-D ones.
@@ -280,38 +230,18 @@ def flatten(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF, iterat
         return out
     L = _xy_lengths(cell)
     target = np.sqrt(np.einsum("kc,kc->k", d, d))
-    p = _levenberg_marquardt(pos[:, :2].copy(), i, j, L, target, iterations, tol)
-    out[:, :2] = p
+    out[:, :2] = fit_patch(pos[:, :2], i, j, L, target, iterations, tol)
     return out
 
 
-def _levenberg_marquardt(p: np.ndarray, i: np.ndarray, j: np.ndarray, L: np.ndarray, target: np.ndarray,
-                         iterations: int, tol: float, free: np.ndarray | None = None) -> np.ndarray:
-    """Minimise ``sum (|r_ij| - target)^2`` over the in-plane positions ``p`` ``(n, 2)`` (modified and
-    returned), starting from them; the rigid translation is removed from every step. With ``free``
-    ``(n,)`` bool only those atoms move (the others hold the rigid motions: nothing is removed)."""
-    n = p.shape[0]
-    max_iter = 4 * n + 200
-    r, res = _misfit(p, i, j, L, target)
-    f = float(res @ res)
-    damping = _DAMPING
-    for _ in range(iterations):
-        dp = res + target
-        e = r / np.maximum(dp, 1e-12)[:, None]
-        u = _cgls(i, j, e, -res, n, damping, tol, max_iter, free)
-        if free is None:
-            u -= u.mean(axis=0)
-        step = float(np.abs(u).max()) if n else 0.0
-        if step > _MAX_STEP:  # a trust region: never move an atom by more than _MAX_STEP at once
-            u *= _MAX_STEP / step
-        r_new, res_new = _misfit(p + u, i, j, L, target)
-        f_new = float(res_new @ res_new)
-        if f_new < f:
-            p += u
-            gain, f, r, res = f - f_new, f_new, r_new, res_new
-            damping = max(_DAMPING, damping / 10.0)
-            if step < 1e-4 or gain < 1e-9 * f:
-                break
-        else:
-            damping *= 10.0
-    return p
+def fit_patch(xy: np.ndarray, i: np.ndarray, j: np.ndarray, box: Any, target: np.ndarray, iterations: int = 12,
+              tol: float = 1e-4, movable: np.ndarray | None = None) -> np.ndarray:
+    """The compiled Levenberg-Marquardt fit (``ednn/flatten.hpp``; oracle:
+    :func:`ednn.reference.flatten_patch`) of in-plane positions ``xy`` ``(n, 2)`` to the pair lengths
+    ``target`` ``(m,)`` of pairs ``i``, ``j`` (minimum images in ``box``); ``movable`` ``(n,)`` bool or
+    None (all move). Returns new positions ``(n, 2)``; releases the GIL while it runs."""
+    out, _ = _ednn.flatten_patch(np.ascontiguousarray(xy, dtype=np.float64), movable,
+                                 np.ascontiguousarray(i, dtype=np.int64), np.ascontiguousarray(j, dtype=np.int64),
+                                 np.ascontiguousarray(target, dtype=np.float64), [float(v) for v in box],
+                                 iterations, float(tol), _DAMPING, _MAX_STEP)
+    return out

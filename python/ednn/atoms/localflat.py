@@ -37,7 +37,7 @@ import numpy as np
 
 from .._checks import check_threads
 from ..errors import InputError
-from .bonds import FLATTEN_CUTOFF, _levenberg_marquardt, _xy_lengths, bonds, flatten
+from .bonds import FLATTEN_CUTOFF, _xy_lengths, bonds, fit_patch, flatten
 
 __all__ = ["flatten_sheet", "flatten_windows", "LOCAL_WINDOW", "LOCAL_HALO", "LOCAL_COARSE", "GLOBAL_MAX_ATOMS"]
 
@@ -303,7 +303,7 @@ def flatten_windows(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF
         if len(i):
             free = np.all((local >= cutoff) & (local < span - cutoff), axis=1)
             target = np.sqrt(np.einsum("kc,kc->k", d, d))
-            p0 = _levenberg_marquardt(p0.copy(), i, j, box, target, iterations, tol, free)
+            p0 = fit_patch(p0, i, j, box, target, iterations, tol, free)
         return idx[own], p0[own] - local[own]
 
     bar = progress_bar(2 * sweeps * len(wins), "ednn flatten", "windows", enable=progress)
