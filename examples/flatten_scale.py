@@ -1,14 +1,16 @@
 """Flattening thermal sheets in windows (ednn.atoms.localflat) against the one global solve: how far
 apart (positions, pair lengths, energy per atom with the porous model) and what each costs.
 
-    python examples/flatten_scale.py --out-dir docs/img/flatten      # ~10 min on 2 cores
+    python examples/flatten_scale.py --out-dir docs/img/flatten      # ~12 min on 2 cores
 
 Sheets: porous graphene (`ednn data porous-sheet` statistics) after 2 ps of Langevin MD with the
 Tersoff potential in LAMMPS at 300 K and 1000 K (11 214 atoms, 179 x 185 A) and 1000 K (44 977 atoms,
 358 x 369 A); cached as .npz in --cache. Time vs atoms: the 44 977-atom snapshot repeated 2 x 2 and
 4 x 4 (the windows' cost does not depend on what the atoms are); the global solve on the
 unrepeated sheets. End to end: the porous model on the 4 x 4 repeat (719 632 atoms), flattening
-included, in one call and in its two steps. Memory: the peak of Python allocations (tracemalloc) during the flattening.
+included, in one call and in its two steps. Memory: the peak of Python allocations (tracemalloc, in a
+second run: it slows the code) during the flattening. The windows run on 2 threads, the global solve
+on one.
 """
 
 from __future__ import annotations
@@ -45,10 +47,13 @@ def md_sheet(cells: tuple[int, int], temperature: float, cache: Path) -> tuple[n
 
 
 def timed(fn):
-    tracemalloc.start()
+    """(result, seconds, peak bytes of Python allocations): timed alone, then run again under
+    tracemalloc for the memory (which slows allocation-heavy code several-fold)."""
     t = time.perf_counter()
     out = fn()
     dt = time.perf_counter() - t
+    tracemalloc.start()
+    fn()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return out, dt, peak

@@ -48,7 +48,7 @@ LOCAL_HALO = 8.0
 #: Default coarse grid spacing (Angstrom).
 LOCAL_COARSE = 5.0
 #: ``flatten_sheet(method="auto")`` solves sheets of at most this many atoms at once, larger ones in windows.
-GLOBAL_MAX_ATOMS = 20_000
+GLOBAL_MAX_ATOMS = 50_000
 
 
 def flatten_sheet(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF, method: str = "auto",

@@ -83,7 +83,7 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--progress", action="store_true", help="show a progress bar per structure")
     r.add_argument("--flatten", default="auto", choices=["auto", "global", "local", "none"],
                    help="models on flattened sheets: one solve (global), windows (local, O(N)), auto (global up to "
-                        "20 000 atoms, local beyond; default) or none (the positions are flattened already)")
+                        "50 000 atoms, local beyond; default) or none (the positions are flattened already)")
     r.add_argument("--journal", default=None,
                    help="record every finished block here (one structure, no cluster): run the same command again "
                         "after a stop to continue where it stopped, with the same answer")
