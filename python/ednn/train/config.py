@@ -242,26 +242,35 @@ def check_init(cfg: TrainConfig, kind: str, metadata: dict[str, Any]) -> None:
                     f"{cfg.init} with species {dmeta.get('species')} (missing {unknown})")
 
 
+def _raw_config(source: str | os.PathLike[str] | dict[str, Any]) -> tuple[dict[str, Any], Path | None]:
+    """The keys of a YAML file (or a dict) and the folder its relative paths start from."""
+    if isinstance(source, dict):
+        return dict(source), None
+    import yaml
+
+    path = Path(source)
+    if not path.is_file():
+        raise InputError(f"config: expected an existing YAML file, got {str(source)!r} (no such file)")
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise InputError(f"config: expected a mapping of keys to values in {str(source)!r}, got {type(raw).__name__}")
+    return raw, path.parent
+
+
+def _known_keys(raw: dict[str, Any]) -> None:
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise InputError(f"config: unknown key(s) {', '.join(map(repr, unknown))}; expected some of {', '.join(sorted(known))}")
+
+
 def read_config(source: str | os.PathLike[str] | dict[str, Any]) -> TrainConfig:
     """The config of a YAML file (or a dict) as written, its data not read nor checked: what a model
     file needs to be rebuilt (:func:`ednn.train.recover.checkpoint_from_model`)."""
     if isinstance(source, TrainConfig):
         return source
-    if isinstance(source, dict):
-        raw = dict(source)
-    else:
-        import yaml
-
-        path = Path(source)
-        if not path.is_file():
-            raise InputError(f"config: expected an existing YAML file, got {str(source)!r} (no such file)")
-        raw = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(raw, dict):
-            raise InputError(f"config: expected a mapping of keys to values in {str(source)!r}, got {type(raw).__name__}")
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise InputError(f"config: unknown key(s) {', '.join(map(repr, unknown))}; expected some of {', '.join(sorted(known))}")
+    raw, _ = _raw_config(source)
+    _known_keys(raw)
     raw.setdefault("data", "")
     cfg = TrainConfig(**raw)
     cfg.channels = list(check_channels(cfg.channels, "config channels"))
@@ -270,24 +279,9 @@ def read_config(source: str | os.PathLike[str] | dict[str, Any]) -> TrainConfig:
 
 def load_config(source: str | os.PathLike[str] | dict[str, Any], **overrides: Any) -> TrainConfig:
     """Read and check a YAML file (or a dict); unknown keys, bad values and missing files raise."""
-    base: Path | None = None
-    if isinstance(source, dict):
-        raw = dict(source)
-    else:
-        import yaml
-
-        path = Path(source)
-        if not path.is_file():
-            raise InputError(f"config: expected an existing YAML file, got {str(source)!r} (no such file)")
-        raw = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(raw, dict):
-            raise InputError(f"config: expected a mapping of keys to values in {str(source)!r}, got {type(raw).__name__}")
-        base = path.parent
+    raw, base = _raw_config(source)
     raw.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise InputError(f"config: unknown key(s) {', '.join(map(repr, unknown))}; expected some of {', '.join(sorted(known))}")
+    _known_keys(raw)
     if "data" not in raw:
         raise InputError("config data: expected a dataset path, got nothing (the key is required)")
     return _check(TrainConfig(**raw), base)
