@@ -6,7 +6,7 @@
 Porous graphene sheets (ednn data porous-sheet: the training cells' pore statistics) from about
 10^3 atoms up to the paper's 1.0 µm² (about 3.4 x 10^7 atoms), each energy computed with the shipped
 sheets model (or --model: a shipped name or a file) in a fresh process (ednn atoms predict), whose
-wall time, CPU time and peak resident memory are recorded; the sheets are flat, so their flattening is the identity (checked in O(N)). Then the
+wall time, CPU time and peak resident memory (VmHWM) are recorded; the sheets are flat, so their flattening is the identity (checked in O(N)). Then the
 same 10^6-atom sheet on a local Dask cluster of 1 and 2 workers. Writes scale.json, scale.png,
 workers.png and prints the tables of docs/scale.md.
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 import numpy as np
 import ednn
 from ednn.data.porous import read_h5
@@ -34,7 +34,16 @@ t0 = time.perf_counter()
 pos, z, cell, _ = read_h5(path)
 own = pos.nbytes + z.nbytes
 t1 = time.perf_counter()
-rss_atoms = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def peak_rss():
+    # VmHWM: this process's own high-water mark (ru_maxrss is kept across exec, so it would count
+    # what the parent held when it started this process)
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+
+
+rss_atoms = peak_rss()
 model = ednn.models.resolve(model)
 client = None
 if workers:
@@ -47,7 +56,7 @@ if client is not None:
     client.close()
 cpu = c3 - c2  # this process's threads during the energy (Dask workers are other processes: not counted)
 print(json.dumps({"atoms": int(len(z)), "energy": float(e), "read_seconds": t1 - t0, "seconds": t3 - t2,
-                  "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "rss_after_read": rss_atoms,
+                  "peak_rss": peak_rss(), "rss_after_read": rss_atoms,
                   "atoms_bytes": int(own), "workers": workers, "cpu_seconds": cpu}))
 """
 
