@@ -38,6 +38,7 @@ from torch import nn  # noqa: E402
 from ._checks import check_divisible, check_ndim, per_axis  # noqa: E402
 from ._io import atomic_path, check_new  # noqa: E402
 from .model import metadata_dict  # noqa: E402
+from .train.averaging import AVERAGES  # noqa: E402
 from .train.networks import DensityCNN, FocusMoments, IsingDNN, PaperCNN, SmallCNN, sums_per_pixel  # noqa: E402
 
 __all__ = ["periodic_tiles", "EDNN", "IsingDNN", "PaperCNN", "SmallCNN", "DensityCNN", "FocusMoments",
@@ -329,8 +330,8 @@ def averaged(model: EDNN, focus: Sequence[int], average: str = "all") -> EDNN:
     inner = net.net if isinstance(net, FocusMoments) else net
     if not isinstance(inner, DensityCNN):
         raise InputError(f"model: expected a density-cnn EDNN (only its tiles sum a per-pixel density), got {type(inner).__name__}")
-    if average not in ("all", "phases", "mirrors", "none"):
-        raise InputError(f"average: expected one of all, phases, mirrors, none, got {average!r}")
+    if average not in AVERAGES:
+        raise InputError(f"average: expected one of {', '.join(AVERAGES)}, got {average!r}")
     focus = tuple(int(v) for v in focus)
     if any(f % inner.stride for f in focus):
         raise InputError(f"focus: expected multiples of the network's stride {inner.stride}, got {focus}")

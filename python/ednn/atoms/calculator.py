@@ -29,7 +29,7 @@ from ase.units import Hartree, Rydberg, kcal, kJ, mol  # noqa: E402
 from ..model import Model, load_model  # noqa: E402
 from .cells import check_strain  # noqa: E402
 from .predict import predict  # noqa: E402
-from .recipe import FLATTEN_METHODS, ImageRecipe  # noqa: E402
+from .recipe import ImageRecipe, check_flatten  # noqa: E402
 
 __all__ = ["EDNNCalculator", "ENERGY_UNITS"]
 
@@ -85,8 +85,7 @@ class EDNNCalculator(Calculator):
         **kwargs: Any,
     ) -> None:
         check_strain(strain)
-        if flatten not in FLATTEN_METHODS:
-            raise InputError(f"flatten: expected one of {', '.join(FLATTEN_METHODS)}, got {flatten!r}")
+        check_flatten(flatten)
         super().__init__(**kwargs)
         m = load_model(model)
         self.model = m

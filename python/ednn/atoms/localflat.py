@@ -62,7 +62,8 @@ def flatten_sheet(positions: Any, cell: Any, *, cutoff: float = FLATTEN_CUTOFF, 
     pos = np.asarray(positions, dtype=np.float64)
     if method == "auto":
         L = _xy_lengths(cell)
-        wide = bool(np.all(L / np.maximum(1, np.round(L / LOCAL_WINDOW)) + 2 * LOCAL_HALO + cutoff <= L))
+        _, w = _window_edges(L, LOCAL_WINDOW)
+        wide = bool(np.all(w + 2 * LOCAL_HALO + cutoff <= L))
         method = "local" if wide and pos.ndim == 2 and len(pos) > GLOBAL_MAX_ATOMS else "global"
     flat = pos.ndim == 2 and pos.shape[1:] == (3,) and len(pos) and np.ptp(pos[:, 2]) == 0
     if method == "global" or flat:
@@ -87,6 +88,12 @@ def _ordered(fn: Callable[[Any], Any], items: Iterable[Any], threads: int) -> It
             yield queue.popleft().result()
 
 
+def _window_edges(L: np.ndarray, window: float) -> tuple[np.ndarray, np.ndarray]:
+    """Windows per axis (``round(L / window)``, at least 1) and their edges ``(2,)``."""
+    nw = np.maximum(1, np.round(L / window)).astype(np.int64)
+    return nw, L / nw
+
+
 def _check_length(name: str, v: Any, lo: float) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= lo:
         raise InputError(f"{name}: expected a number (Angstrom) above {lo:g}, got {v!r}")
@@ -99,8 +106,7 @@ class _Windows:
     def __init__(self, xy: np.ndarray, L: np.ndarray, window: float, halo: float, cutoff: float,
                  offset: float = 0.0) -> None:
         self.L, self.halo = L, halo
-        self.nw = np.maximum(1, np.round(L / window)).astype(np.int64)
-        self.w = L / self.nw
+        self.nw, self.w = _window_edges(L, window)
         if np.any(self.w + 2 * halo + cutoff > L):
             raise InputError(f"cell: expected x and y edges of at least window + 2 halo + cutoff "
                              f"({float(np.max(self.w)) + 2 * halo + cutoff:.4g} Angstrom) for flattening in windows, "

@@ -27,7 +27,7 @@ from .blocks import BlockGeometry, block_tiles
 from .cells import check_strain, fit_cell, needs_fit
 from .cells import unpack_atoms as _unpack
 from .domain import MIN_DISTANCE, check_atoms
-from .recipe import FLATTEN_METHODS, ImageRecipe
+from .recipe import ImageRecipe, check_flatten
 
 __all__ = ["predict", "image", "DEFAULT_MAX_WINDOW"]
 
@@ -166,8 +166,7 @@ def predict(
         check_optional_positive_int(name, v)
     check_threads(threads)
     check_strain(strain)
-    if flatten not in FLATTEN_METHODS:
-        raise InputError(f"flatten: expected one of {', '.join(FLATTEN_METHODS)}, got {flatten!r}")
+    check_flatten(flatten)
     if journal is not None and client is not None:
         raise InputError("journal: expected no journal with a Dask client (a one-process run's record), got both")
     m = load_model(model)

@@ -39,7 +39,7 @@ from .localflat import flatten_sheet
 if TYPE_CHECKING:
     from ..model import Model
 
-__all__ = ["ImageRecipe", "GRID_RTOL", "METADATA_KEYS", "FLATTEN_METHODS"]
+__all__ = ["ImageRecipe", "GRID_RTOL", "METADATA_KEYS", "FLATTEN_METHODS", "check_flatten"]
 
 #: How :meth:`ImageRecipe.positions` flattens (``flatten`` of :func:`ednn.atoms.predict`).
 FLATTEN_METHODS = ("auto", "global", "local", "none")
@@ -47,6 +47,12 @@ FLATTEN_METHODS = ("auto", "global", "local", "none")
 METADATA_KEYS = ("spacing", "gamma", "channel_names", "bond_cutoff", "bond_height_unit", "positions", "flatten_cutoff")
 #: A cell length may differ from a whole number of grid spacings by this fraction of a spacing per point.
 GRID_RTOL = 1e-6
+
+
+def check_flatten(method: Any) -> None:
+    """Raise unless ``method`` is one of :data:`FLATTEN_METHODS` (the ``flatten`` argument)."""
+    if method not in FLATTEN_METHODS:
+        raise InputError(f"flatten: expected one of {', '.join(FLATTEN_METHODS)}, got {method!r}")
 
 
 @dataclass(frozen=True)
@@ -160,8 +166,7 @@ class ImageRecipe:
 
         Call it after :func:`ednn.rasterize`'s argument checks (finite positions, matching lengths).
         """
-        if method not in FLATTEN_METHODS:
-            raise InputError(f"flatten: expected one of {', '.join(FLATTEN_METHODS)}, got {method!r}")
+        check_flatten(method)
         if not self.flatten or method == "none":
             return positions
         p = np.asarray(positions, dtype=np.float64)

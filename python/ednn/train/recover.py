@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,7 @@ def checkpoint_from_model(model: str | os.PathLike[str], cfg: Any) -> dict[str, 
     steps = re.search(r"steps=(\d+)", meta.get("training", ""))
     return {
         "model": ednn_model.state_dict(),
-        "config": _asdict(cfg),
+        "config": asdict(cfg),
         "tile": list(ednn_model.tile),
         "L": int(trained_on.group(1)) if trained_on else 0,
         "epoch": int(epochs.group(1)) if epochs else 0,
@@ -112,8 +113,6 @@ def checkpoint_from_model(model: str | os.PathLike[str], cfg: Any) -> dict[str, 
         # the file's offset is per exported tile: per training tile it is that over the area ratio
         "output_offset": float(meta.get("output_offset", 0.0)) / area,
         "baseline_moments": n_moments,
-        "source_model": str(path),
-        "source_metadata": meta,
     }
 
 
@@ -154,8 +153,3 @@ def _check_same_outputs(ednn_model: Any, cfg: Any, meta: dict[str, str], model_f
                          f"file's outputs), got one whose network gives {mine.ravel()[:2].tolist()} where the file "
                          f"gives {theirs.ravel()[:2].tolist()} (another training focus, dilations or powers?)")
 
-
-def _asdict(cfg: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(cfg)
