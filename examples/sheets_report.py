@@ -66,9 +66,22 @@ def h5_errors(model: ednn.Model, path: str, plot_dir: str | None = None) -> dict
     vac = (np.asarray(ds.columns["vacancies"]) > 0)[keep]
     # a porous sheet always misses sites: its pores are not vacancies of another family
     keys = [f"{f}{' +vac' if v and f != 'porous' else ''}" for f, v in zip(fam, vac)]
-    return {"file": Path(path).name, "atoms": float(np.mean(ds.natoms[keep])), "left_out": len(ds) - len(keep),
-            "all": _stats(err), "per_area": _stats(per_area), "by_family": _groups(err, keys),
-            "seconds_median": float(np.median(seconds))}
+    out = {"file": Path(path).name, "atoms": float(np.mean(ds.natoms[keep])), "left_out": len(ds) - len(keep),
+           "all": _stats(err), "per_area": _stats(per_area), "by_family": _groups(err, keys),
+           "seconds_median": float(np.median(seconds))}
+    # h-BN sheets by the kinds of sites missing: a B vacancy is an acceptor, an N vacancy a donor, and
+    # the two exchange charge across the cell (docs/sheets.md, "What a local model cannot learn")
+    hbn = [k for k, f in enumerate(fam) if f == "hbn"]
+    if hbn:
+        sites = np.asarray(ds.columns["sites"])[keep]
+        kinds = []
+        for k in hbn:
+            z = ds.numbers(keep[k])
+            missing_b, missing_n = sites[k] // 2 - int((z == 5).sum()), sites[k] // 2 - int((z == 7).sum())
+            kinds.append({(False, False): "pristine", (True, False): "B sites missing", (False, True): "N sites missing",
+                          (True, True): "B and N sites missing"}[(missing_b > 0, missing_n > 0)])
+        out["hbn_by_missing"] = _groups(err[hbn], kinds)
+    return out
 
 
 def outside_errors(model: ednn.Model, path: str) -> dict:

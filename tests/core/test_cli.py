@@ -37,6 +37,21 @@ def test_errors_exit_2(ising_model_path, tmp_path, capsys):
     assert main(["info", str(tmp_path / "none.onnx")]) == 2
 
 
+def test_ctrl_c_is_one_line_not_a_traceback(monkeypatch, capsys):
+    import ednn.cli as cli
+
+    def interrupted(a):
+        raise KeyboardInterrupt
+
+    def add(sub):
+        sub.add_parser("slow").set_defaults(func=interrupted)
+
+    monkeypatch.setattr(cli, "COMMANDS", [add])
+    assert main(["slow"]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("ednn slow: interrupted; work done so far is kept") and "Traceback" not in err
+
+
 def test_module_entry_point_and_build_info():
     out = subprocess.run([sys.executable, "-m", "ednn", "build-info"], capture_output=True, text=True, check=True)
     assert "cuda_devices" in out.stdout and "omp_max_threads" in out.stdout

@@ -115,6 +115,8 @@ def test_fine_tuning_starts_from_a_model_file(tmp_path, image):
     m = ednn.Model(export_checkpoint(s["last"], tmp_path / "ft.onnx", focus=128))
     # weights moved by ~1e-12 (float32 graphs): equal to float32 rounding of a ~ -14 000 eV sum
     assert _energy(m, image) == pytest.approx(_energy(ednn.Model(MODEL), image), rel=1e-6)
+    # a shipped model's name stands for its file (configs/porous.yaml starts from ``init: sheets``)
+    assert Path(load_config(dict(raw, init="porous", output_dir=str(tmp_path / "byname"))).init) == MODEL
     # a config whose network the file does not hold is refused before training
     with pytest.raises(ednn.InputError, match=r"config init: expected a model file of this run's network"):
         load_config(dict(raw, focus=64, output_dir=str(tmp_path / "x")))

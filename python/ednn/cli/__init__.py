@@ -14,6 +14,7 @@ a command whose extra is missing stops at once with one line naming it.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -69,3 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InputError, FileNotFoundError, MissingExtraError) as exc:
         print(f"ednn {a.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: what is stored stays (datasets, journals, checkpoints resume)
+        print(f"ednn {a.command}: interrupted; work done so far is kept (the same command continues "
+              "where it can)", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into head and the like: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -17,6 +17,7 @@ A run is described by a YAML file; every key is checked before any training star
     baseline: auto           # atoms: a fixed per-species term (focus moments, least squares) + the network
     augment: false           # atoms: image every training sheet again each epoch after a random rigid move
     init: runs/a/best.pt     # fine-tune: start from another run's network, per-species term and output scaling
+                             # (a checkpoint, a model file with this config's network, or a shipped model's name)
 
 Relative paths are taken relative to the YAML file's folder.
 """
@@ -177,6 +178,10 @@ def _check(cfg: TrainConfig, base: Path | None) -> TrainConfig:
         init = Path(str(cfg.init))
         if base is not None and not init.is_absolute():
             init = base / init
+        if not init.exists():  # a shipped model's name (``init: sheets``) when no such file is there
+            from ..model import _shipped_file
+
+            init = _shipped_file(str(cfg.init)) or init
         cfg.init = str(init)
         check_init(cfg, ds.kind, ds.metadata)
     return cfg
