@@ -99,7 +99,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("model", help="model file or shipped model name")
     p.add_argument("--test", help="held-out labelled HDF5 (same generator as training, other seed)")
-    p.add_argument("--outside", help="extxyz of examples/outside_sheets.py")
+    p.add_argument("--outside", help="extxyz of examples/outside_sheets.py or examples/outside_porous.py")
     p.add_argument("--transfer", nargs="*", default=[], help="labelled HDF5 files of larger cells")
     p.add_argument("--draws", type=int, default=4, help="random draws per move for the invariance spread")
     p.add_argument("--out", help="JSON report")

@@ -77,3 +77,43 @@ def test_accuracy_on_fresh_porous_labels(tmp_path):
     # the same weights with mirror averaging only: its moves change a sheet by ~2 meV/atom at worst
     # (docs/porous.md), so its error is the porous model's within that
     assert abs(fast - porous) < 2.0, (porous, fast)
+
+
+def test_pores_of_other_shapes_cut_by_hand():
+    """data/outside_porous.extxyz.gz (examples/outside_porous.py: ASE-built cells turned by 90 degrees,
+    hexagonal, triangular and slot pores, ASE rattles, GFN1-xTB labels): the documented errors."""
+    import sys
+    from pathlib import Path
+
+    from ase.io import read
+
+    root = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(root / "examples"))
+    try:
+        from outside_porous import SHAPES, sheet
+    finally:
+        sys.path.pop(0)
+    from ednn.atoms.bonds import bonds
+
+    rng = np.random.default_rng(0)
+    for shape in SHAPES:
+        a, removed = sheet(shape, rng, 0.0)
+        assert removed == 240 - len(a) and 0 < removed <= 120
+        i, j, _ = bonds(a.positions, a.cell.array, 1.75)  # each pair once
+        assert np.bincount(np.concatenate([i, j]), minlength=len(a)).min() >= 2, shape  # no dangling atoms left
+        fit = ednn.atoms.cells.fit_model(ednn.models.path("porous"), a)
+        # zigzag along x as built: the model sees the cell turned by 90 degrees, no copy, no strain
+        assert fit.multiplicity == 1 and fit.strain == (0.0, 0.0)
+        np.testing.assert_allclose(fit.cell.diagonal()[:2], a.cell.lengths()[[1, 0]], rtol=1e-12)
+    frames = read(root / "data" / "outside_porous.extxyz.gz", index=":")
+    assert len(frames) == 48 and {f.info["family"] for f in frames} == set(SHAPES)
+
+    def mae(name, frames=frames):
+        return float(np.mean([abs(ednn.atoms.predict(name, f, threads=1) - f.get_potential_energy()) / len(f) * 1e3
+                              for f in frames]))
+
+    # fixed files on both sides: docs/porous.md's 7.9 and 7.7 meV/atom, with room for float rounding
+    # across machines only; the sheets model, which never saw a pore, is off by 49 (every fourth cell
+    # here: each shape is 17-85 meV/atom off, all too high)
+    assert mae("porous") < 8.0 and mae("porous-fast") < 7.8
+    assert mae("sheets", frames[::4]) > 30
