@@ -93,28 +93,19 @@ def _prune(atoms, keep: np.ndarray) -> np.ndarray:
         keep &= ~lonely
 
 
-def main() -> None:
-    from ase.io import write
-
-    from ednn.data.xtb import label
-
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--per-case", type=int, default=3, help="sheets per (pore shape, sigma)")
-    p.add_argument("--seed", type=int, default=2027, help="random seed")
-    p.add_argument("--out", default="data/outside_porous.extxyz.gz", help="extxyz output")
-    args = p.parse_args()
-    rng = np.random.default_rng(args.seed)
-    frames = []
+def cases(rng: np.random.Generator, per_case: int):
+    """``per_case`` sheets of every pore shape and rattle."""
     for shape in SHAPES:
         for sigma in SIGMAS:
-            for _ in range(args.per_case):
+            for _ in range(per_case):
                 a, removed = sheet(shape, rng, sigma)
-                e = label(a).energy
-                a.info.update(energy=float(e), family=shape, sigma=sigma, vacancies=0, removed=removed)
-                frames.append(a)
-                print(shape, sigma, len(a), removed, f"{e / len(a):.5f} eV/atom", flush=True)
-    write(args.out, frames, format="extxyz")
-    print(f"{len(frames)} sheets -> {args.out}")
+                yield a, {"family": shape, "sigma": sigma, "vacancies": 0, "removed": removed}
+
+
+def main() -> None:
+    from outside_sheets import label_cases  # examples/, beside this file
+
+    label_cases(" ".join(__doc__.split("\n\n")[0].split()), 2027, "data/outside_porous.extxyz.gz", cases)
 
 
 if __name__ == "__main__":

@@ -60,29 +60,39 @@ def sheet(family: str, rng: np.random.Generator, vacancies: int, sigma: float):
     return atoms
 
 
-def main() -> None:
+def label_cases(description: str, seed: int, out: str, cases) -> None:
+    """Command line of the outside-user sets: ``cases(rng, per_case)`` yields ``(atoms, info)``; each
+    sheet is labelled with GFN1-xTB (the training data's settings) and written with ``info`` to extxyz."""
     from ase.io import write
 
     from ednn.data.xtb import label
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--per-case", type=int, default=3, help="sheets per (family, sigma, pristine/vacancies)")
-    p.add_argument("--seed", type=int, default=2026, help="random seed")
-    p.add_argument("--out", default="data/outside_sheets.extxyz.gz", help="extxyz output")
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--per-case", type=int, default=3, help="sheets per case (default 3)")
+    p.add_argument("--seed", type=int, default=seed, help=f"random seed (default {seed})")
+    p.add_argument("--out", default=out, help=f"extxyz output (default {out})")
     args = p.parse_args()
-    rng = np.random.default_rng(args.seed)
     frames = []
+    for a, info in cases(np.random.default_rng(args.seed), args.per_case):
+        e = label(a).energy
+        a.info.update(energy=float(e), **info)
+        frames.append(a)
+        print(*info.values(), len(a), f"{e / len(a):.5f} eV/atom", flush=True)
+    write(args.out, frames, format="extxyz")
+    print(f"{len(frames)} sheets -> {args.out}")
+
+
+def cases(rng: np.random.Generator, per_case: int):
+    """Every family, rattle and vacancy count: ``per_case`` pristine sheets, half as many with vacancies."""
     for family in FAMILIES:
         for sigma in SIGMAS:
             for vac in (0, 1, 2):
-                for _ in range(args.per_case if vac == 0 else max(1, args.per_case // 2)):
-                    a = sheet(family, rng, vac, sigma)
-                    e = label(a).energy
-                    a.info.update(energy=float(e), family=family, sigma=sigma, vacancies=vac)
-                    frames.append(a)
-                    print(family, sigma, vac, len(a), f"{e / len(a):.5f} eV/atom", flush=True)
-    write(args.out, frames, format="extxyz")
-    print(f"{len(frames)} sheets -> {args.out}")
+                for _ in range(per_case if vac == 0 else max(1, per_case // 2)):
+                    yield sheet(family, rng, vac, sigma), {"family": family, "sigma": sigma, "vacancies": vac}
+
+
+def main() -> None:
+    label_cases(" ".join(__doc__.split("\n\n")[0].split()), 2026, "data/outside_sheets.extxyz.gz", cases)
 
 
 if __name__ == "__main__":
