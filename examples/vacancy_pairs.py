@@ -12,6 +12,8 @@ acceptor states, an N vacancy donor states). Labels: ``ednn.data.xtb.label`` (th
 settings); the model's W(d) from ``ednn.atoms.predict``. A model that sums densities reaching R
 gives W = 0 beyond 2R (6.4 Å for the shipped sheets model), by construction. The cell is periodic,
 so d runs up to half the cell (about 12.5 Å) and each pair also sees the other's images.
+``--charges`` also prints the partial charges (``ednn.data.xtb.xtb_charges``) around a B and an N vacancy
+9.3 Å apart, alone and together: the electrons that move from one to the other.
 
     LD_PRELOAD=/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0 OMP_NUM_THREADS=1 \\
         python examples/vacancy_pairs.py --out vacancy_pairs.json --plot docs/img/sheets/vacancy_pairs.png  # ~4 min
@@ -69,6 +71,29 @@ def pair_curve(family: str, zi: int, zj: int, model: str, shells: int) -> dict:
             "rows": rows}
 
 
+def charge_transfer(distance: float = 9.3) -> dict:
+    """Charge (e) within 3 Å of a B site and of an N site ``distance`` Å away, in the ideal 240-site h-BN
+    cell, with the B site removed, the N site removed, and both."""
+    from ednn.data import sheets
+    from ednn.data.xtb import xtb_charges
+
+    ideal = sheets.hexagonal_sheet("hbn", np.random.default_rng(0), repeat=2)
+    z, pos, cell = ideal.numbers, ideal.positions, ideal.cell.array
+    b = int(np.flatnonzero(z == 5)[0])
+    dist = np.linalg.norm(_minimum_image(pos - pos[b], cell), axis=1)
+    n = int(min(np.flatnonzero(z == 7), key=lambda j: abs(dist[j] - distance)))
+    near = {site: np.linalg.norm(_minimum_image(pos - pos[site], cell), axis=1) < 3.0 for site in (b, n)}
+    out = {"distance": float(dist[n])}
+    for name, drop in (("ideal", []), ("B vacancy", [b]), ("N vacancy", [n]), ("both", [b, n])):
+        keep = np.setdiff1d(np.arange(len(z)), drop)
+        q = np.zeros(len(z))
+        q[keep] = xtb_charges(z[keep], pos[keep], cell)[1]
+        out[name] = {"near B site": float(q[near[b]].sum()), "near N site": float(q[near[n]].sum())}
+        print(f"{name:9s}: charge within 3 A of the B site {out[name]['near B site']:+.3f} e, of the N site "
+              f"{dist[n]:.1f} A away {out[name]['near N site']:+.3f} e", flush=True)
+    return out
+
+
 def plot(curves: list[dict], path: str) -> None:
     import matplotlib
 
@@ -97,11 +122,13 @@ def main() -> None:
     p.add_argument("--shells", type=int, default=9, help="distances per pair kind (default 9)")
     p.add_argument("--out", help="write the curves as JSON here")
     p.add_argument("--plot", help="write a figure of W(d) here")
+    p.add_argument("--charges", action="store_true", help="also the charges around a B and an N vacancy 9.3 Å apart")
     a = p.parse_args()
     curves = [pair_curve(f, zi, zj, a.model, a.shells) for f, zi, zj in PAIRS]
+    charges = charge_transfer() if a.charges else None
     if a.out:
         with open(a.out, "w") as fh:
-            json.dump({"model": a.model, "curves": curves}, fh, indent=1)
+            json.dump({"model": a.model, "curves": curves, "charges": charges}, fh, indent=1)
     if a.plot:
         plot(curves, a.plot)
 

@@ -222,6 +222,26 @@ def test_label_settings_and_tiling(rng):
     assert LabelSettings.from_dict(json.loads(json.dumps(d))) == LabelSettings(repeat=2)
 
 
+def test_charges_of_h_bn_and_a_vacancy(rng):
+    """xtb_charges: the single point of xtb_energy with partial charges that add up to the (neutral) cell's
+    zero; B gives electrons to N in h-BN; a B vacancy leaves its N neighbours holding fewer electrons."""
+    pytest.importorskip("tblite")
+    from ednn.data.xtb import xtb_charges, xtb_energy
+
+    a = sheets.hexagonal_sheet("hbn", rng, cells=(3, 5))
+    e, q = xtb_charges(a.numbers, a.positions, a.cell.array)
+    assert e == pytest.approx(xtb_energy(a.numbers, a.positions, a.cell.array), abs=1e-9)
+    assert q.shape == (60,) and abs(q.sum()) < 1e-6
+    assert (q[a.numbers == 5] > 0.2).all() and (q[a.numbers == 7] < -0.2).all()  # ~ +-0.3 e in GFN1-xTB
+    b = int(np.flatnonzero(a.numbers == 5)[0])
+    v = a[[k for k in range(60) if k != b]]
+    _, qv = xtb_charges(v.numbers, v.positions, v.cell.array)
+    d = a.get_distances(b, np.arange(60), mic=True)
+    first = np.flatnonzero((d > 0) & (d < 1.6))  # the three N atoms around the removed B
+    keep = np.array([k for k in range(60) if k != b])
+    assert len(first) == 3 and (qv[np.searchsorted(keep, first)] > q[first]).all()
+
+
 def test_unconverged_labels_are_never_kept(rng):
     pytest.importorskip("tblite")
     from ednn.data.xtb import LabelError, LabelSettings, label

@@ -56,6 +56,7 @@ __all__ = [
     "LabelError",
     "label",
     "xtb_energy",
+    "xtb_charges",
     "blas_preload_path",
     "blas_in_use",
     "worker_env",
@@ -193,6 +194,29 @@ def xtb_energy(
     ``positions`` (n, 3) and ``cell`` (3, 3) in Angstrom. Raises ``tblite``'s runtime error when
     the SCF does not converge within ``max_iterations``.
     """
+    res = _singlepoint(numbers, positions, cell, method, mixer_damping, electronic_temperature, max_iterations, accuracy)
+    return float(res.get("energy")) * HARTREE_EV
+
+
+def xtb_charges(
+    numbers: np.ndarray,
+    positions: np.ndarray,
+    cell: np.ndarray,
+    *,
+    method: str = "GFN1-xTB",
+    mixer_damping: float = 0.1,
+    electronic_temperature: float = 300.0,
+    max_iterations: int = 250,
+    accuracy: float = 1.0,
+) -> tuple[float, np.ndarray]:
+    """The single point of :func:`xtb_energy` with its atomic partial charges: ``(energy in eV,
+    charges (n,) in e)``, positive where electrons left."""
+    res = _singlepoint(numbers, positions, cell, method, mixer_damping, electronic_temperature, max_iterations, accuracy)
+    return float(res.get("energy")) * HARTREE_EV, np.asarray(res.get("charges"), dtype=np.float64)
+
+
+def _singlepoint(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray, method: str, mixer_damping: float,
+                 electronic_temperature: float, max_iterations: int, accuracy: float) -> Any:
     from tblite.interface import Calculator
 
     calc = Calculator(
@@ -209,8 +233,7 @@ def xtb_energy(
     calc.set("max-iter", int(max_iterations))
     calc.set("mixer-damping", float(mixer_damping))
     calc.set("temperature", float(electronic_temperature) * _KELVIN_HARTREE)
-    res = calc.singlepoint()
-    return float(res.get("energy")) * HARTREE_EV
+    return calc.singlepoint()
 
 
 def _quiet(message: str) -> None:
