@@ -19,7 +19,6 @@ Labels: ``ednn.data.xtb.label`` (the settings of the training data). Output: ext
 
 from __future__ import annotations
 
-import argparse
 import math
 
 import numpy as np
