@@ -2,7 +2,7 @@
 larger cells, and the invariance spread under moves that keep the physics.
 
     python examples/sheets_report.py sheets --test data/sheets60_v2_test.h5 \
-        --outside data/outside_sheets.extxyz.gz --transfer data/sheets240_v2.h5 data/sheets540_v2.h5 \
+        --outside data/outside_sheets.extxyz.gz --transfer data/sheets240_v2.h5 data/sheets540_v2.h5 data/sheets960_v2.h5 \
         --draws 4 --out report.json --plot-dir docs/img/sheets      # ~5 min on 2 cores
 
 Errors are EDNN - GFN1-xTB per atom (meV/atom): MAE, median absolute error and bias (mean), per file,
