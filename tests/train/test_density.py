@@ -249,3 +249,44 @@ def test_fine_tuning_starts_from_the_checkpoint_as_it_is(tmp_path, labelled_shee
     with pytest.raises(ednn.InputError, match=r"config init: expected a training checkpoint"):
         load_config(dict(base, init=str(tmp_path / "junk.pt"), output_dir=str(tmp_path / "x")))
     assert not (tmp_path / "x").exists()
+
+
+def test_a_wider_network_starts_with_the_narrower_ones_outputs():
+    from ednn.train.widen import widen_state
+
+    narrow, wide = _model(widths=(8, 8, 16, 16)), _model(widths=(12, 8, 24, 16))
+    wide.load_state_dict(widen_state(narrow.state_dict(), wide.state_dict()))
+    x = torch.rand((2, 1, 64, 96), dtype=torch.float64, generator=torch.Generator().manual_seed(5)) * 6
+    torch.testing.assert_close(wide(x), narrow(x), rtol=1e-13, atol=1e-10)
+    # the new channels are there (fresh weights in) and only their way out is closed
+    w = wide.state_dict()["net.net.layers.2.weight"]  # (12, 12, 3, 3): the first 3x3 convolution
+    assert float(w[8:].abs().sum()) > 0 and float(w[:8, 8:].abs().sum()) == 0
+    with pytest.raises(ednn.InputError, match=r"init: expected a checkpoint whose net.net.layers.0.weight fits in "
+                                                r"this run's \(8, 3, 2, 2\) \(widths may only grow\), got \(12, 3, 2, 2\)"):
+        widen_state(wide.state_dict(), narrow.state_dict())
+
+
+def test_fine_tuning_a_wider_network(tmp_path, labelled_sheets):
+    path = labelled_sheets(tmp_path / "sheets.h5", 2, 7, thermal="rattle", snapshots=2, families=("graphene",))
+    from ednn.train.config import load_config
+    from ednn.train.export import export_checkpoint
+    from ednn.train.loop import train
+
+    base = dict(data=str(path), network="density-cnn", focus=32, context=16, downsample=2, powers=3, flatten=True,
+                batch_size=2, epochs=1, validation_split=0, widths=[8, 8, 16, 16], dilations=[1, 2, 2, 3])
+    src = train(load_config(dict(base, output_dir=str(tmp_path / "src"))), progress=False, log=lambda *a: None)
+    lines: list[str] = []
+    cfg = load_config(dict(base, widths=[16, 8, 24, 16], init=src["last"], learning_rate=1e-12,
+                           output_dir=str(tmp_path / "wide")))
+    wide = train(cfg, progress=False, log=lines.append)
+    assert any("widths [8, 8, 16, 16] grown to [16, 8, 24, 16]" in ln for ln in lines)
+    a = ednn.Model(export_checkpoint(src["last"], tmp_path / "a.onnx"))
+    b = ednn.Model(export_checkpoint(wide["last"], tmp_path / "b.onnx"))
+    img = ednn.atoms.image(a, data_atoms(path, 1))
+    # float32 graphs, weights moved by ~1e-12: equal to float32 rounding of a ~ -3500 eV sum
+    assert float(np.asarray(ednn.predict(b, img)).ravel()[0]) == pytest.approx(
+        float(np.asarray(ednn.predict(a, img)).ravel()[0]), rel=1e-6)
+    # fewer layers or a narrower layer is refused before any training
+    with pytest.raises(ednn.InputError, match=r"config init: expected a checkpoint with widths \[8, 4, 16, 16\] like this run"):
+        load_config(dict(base, widths=[8, 4, 16, 16], init=src["last"], output_dir=str(tmp_path / "x")))
+    assert not (tmp_path / "x").exists()

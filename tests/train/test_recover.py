@@ -115,6 +115,14 @@ def test_fine_tuning_starts_from_a_model_file(tmp_path, image):
     m = ednn.Model(export_checkpoint(s["last"], tmp_path / "ft.onnx", focus=128))
     # weights moved by ~1e-12 (float32 graphs): equal to float32 rounding of a ~ -14 000 eV sum
     assert _energy(m, image) == pytest.approx(_energy(ednn.Model(MODEL), image), rel=1e-6)
+    # a wider network from the shipped file: its weights read under the file's own widths, then grown
+    # (ednn.train.widen); the new channels' zero weights out leave the energies as they were
+    lines.clear()
+    w = train(load_config(dict(raw, widths=[24, 24, 48, 48, 48], output_dir=str(tmp_path / "wide"))), progress=False,
+              log=lines.append)
+    assert any("widths [16, 16, 32, 32, 32] grown to [24, 24, 48, 48, 48]" in ln for ln in lines)
+    wide = ednn.Model(export_checkpoint(w["last"], tmp_path / "wide.onnx", focus=128))
+    assert _energy(wide, image) == pytest.approx(_energy(ednn.Model(MODEL), image), rel=1e-6)
     # a shipped model's name stands for its file (configs/porous.yaml starts from ``init: sheets``)
     assert Path(load_config(dict(raw, init="porous", output_dir=str(tmp_path / "byname"))).init) == MODEL
     # a config whose network the file does not hold is refused before training

@@ -17,7 +17,8 @@ A run is described by a YAML file; every key is checked before any training star
     baseline: auto           # atoms: a fixed per-species term (focus moments, least squares) + the network
     augment: false           # atoms: image every training sheet again each epoch after a random rigid move
     init: runs/a/best.pt     # fine-tune: start from another run's network, per-species term and output scaling
-                             # (a checkpoint, a model file with this config's network, or a shipped model's name)
+                             # (a checkpoint, a model file with this config's network, or a shipped model's name;
+                             # a density-cnn's widths may grow: ednn.train.widen keeps what it computes)
 
 Relative paths are taken relative to the YAML file's folder.
 """
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +195,12 @@ _INIT_SAME = ("network", "focus", "context", "widths", "dilations", "powers", "p
 _INIT_IMAGING = ("spacing", "gamma", "positions", "flatten_cutoff")
 
 
+def _grows(theirs: Any, mine: Any) -> bool:
+    """Whether ``mine`` (this run's density-cnn widths) has as many layers as ``theirs``, none narrower."""
+    return (isinstance(theirs, list) and isinstance(mine, list) and len(theirs) == len(mine)
+            and all(a <= b for a, b in zip(theirs, mine)))
+
+
 def load_init(path: str, cfg: TrainConfig | None = None) -> dict[str, Any]:
     """The training checkpoint at ``path`` (an ``init`` of a fine-tuning run).
 
@@ -203,7 +210,7 @@ def load_init(path: str, cfg: TrainConfig | None = None) -> dict[str, Any]:
     """
     import torch
 
-    from .recover import checkpoint_from_model, is_model_file
+    from .recover import checkpoint_from_model, is_model_file, model_widths
 
     if not Path(path).is_file():
         raise _fail("init", "an existing training checkpoint or model file", path)
@@ -211,6 +218,10 @@ def load_init(path: str, cfg: TrainConfig | None = None) -> dict[str, Any]:
         if cfg is None:
             raise _fail("init", "a training checkpoint (a model file needs the run's config)", path)
         try:
+            file_widths = model_widths(path) if cfg.network == "density-cnn" else None
+            if file_widths is not None and file_widths != cfg.widths and _grows(file_widths, cfg.widths):
+                # a wider run from a narrower model file: read the file under its own widths (ednn.train.widen)
+                return checkpoint_from_model(path, replace(cfg, widths=file_widths))
             return checkpoint_from_model(path, cfg)
         except InputError as exc:
             raise _fail("init", f"a model file of this run's network ({exc})", path) from None
@@ -232,6 +243,8 @@ def check_init(cfg: TrainConfig, kind: str, metadata: dict[str, Any]) -> None:
         mine, other = getattr(cfg, key), theirs.get(key, getattr(TrainConfig, key, None))
         if key in ("focus", "context"):
             mine, other = per_axis(key, mine, 2, 0), per_axis(key, other, 2, 0)
+        if key == "widths" and _grows(other, mine):
+            continue  # a wider network keeps the checkpoint's weights (ednn.train.widen)
         if mine != other:
             raise _fail("init", f"a checkpoint with {key} {mine!r} like this run", f"{cfg.init} with {key} {other!r}")
     if ck.get("data_kind", "ising") != kind:

@@ -133,8 +133,16 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
             out_scale, out_offset, loss_scale = std / n_tiles, float(residual.mean()) / n_tiles, std
     model = EDNN(build_network(cfg, tile, n_moments, coeffs, out_scale), cfg.focus, cfg.context, ndim=2).to(device)
     if init is not None:
-        model.load_state_dict(init["model"])
-        log(f"starting from {cfg.init} (epoch {init.get('epoch')}): its network, per-species term and output scaling")
+        theirs = init["config"].get("widths")
+        if cfg.network == "density-cnn" and theirs is not None and list(theirs) != list(cfg.widths or theirs):
+            from .widen import widen_state
+
+            model.load_state_dict(widen_state(init["model"], model.state_dict()))
+            log(f"starting from {cfg.init} (epoch {init.get('epoch')}), widths {list(theirs)} grown to "
+                f"{list(cfg.widths)}: the same outputs, new channels to learn")
+        else:
+            model.load_state_dict(init["model"])
+            log(f"starting from {cfg.init} (epoch {init.get('epoch')}): its network, per-species term and output scaling")
     elif n_moments:
         spread = float(ds.targets[tr_idx].std())
         log(f"per-species term from {n_moments} image moments: label spread {spread:.4g} -> residual spread {std:.4g} {ds.units}")

@@ -22,7 +22,7 @@ from .._checks import per_axis
 from ..atoms.recipe import METADATA_KEYS as RECIPE_KEYS
 from ..errors import InputError
 
-__all__ = ["checkpoint_from_model", "is_model_file"]
+__all__ = ["checkpoint_from_model", "is_model_file", "model_widths"]
 
 #: metadata read back as numbers or lists (everything else stays a string)
 _FLOATS = ("gamma", "flatten_cutoff", "bond_cutoff", "bond_height_unit")
@@ -31,6 +31,19 @@ _FLOATS = ("gamma", "flatten_cutoff", "bond_cutoff", "bond_height_unit")
 def is_model_file(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` names an ONNX model file (by its suffix) rather than a training checkpoint."""
     return Path(path).suffix.lower() == ".onnx"
+
+
+def model_widths(model: str | os.PathLike[str]) -> list[int] | None:
+    """The ``widths`` of the density network in the model file (its 3x3 convolutions' output channels,
+    in order), or None when it holds no such network."""
+    import onnx
+
+    convs = []
+    for t in onnx.load(str(model)).graph.initializer:
+        m = re.search(r"(?:^|\.)layers\.(\d+)\.weight$", t.name)
+        if m and len(t.dims) == 4 and tuple(t.dims[2:]) == (3, 3):
+            convs.append((int(m.group(1)), int(t.dims[0])))
+    return [w for _, w in sorted(convs)] or None
 
 
 def _data_metadata(meta: dict[str, str]) -> dict[str, Any]:
