@@ -14,7 +14,7 @@ Labels: ``ednn.data.xtb.label`` (the settings of the training data). Output: ext
 ``removed`` (sites cut) per frame, for ``examples/sheets_report.py --outside``.
 
     LD_PRELOAD=/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0 OMP_NUM_THREADS=1 \\
-        python examples/outside_porous.py --per-case 3 --out data/outside_porous.extxyz.gz   # ~5 min
+        python examples/outside_porous.py --per-case 3 --out data/outside_porous.extxyz.gz   # ~6 min
 """
 
 from __future__ import annotations
