@@ -231,6 +231,9 @@ def test_charges_of_h_bn_and_a_vacancy(rng):
     a = sheets.hexagonal_sheet("hbn", rng, cells=(3, 5))
     e, q = xtb_charges(a.numbers, a.positions, a.cell.array)
     assert e == pytest.approx(xtb_energy(a.numbers, a.positions, a.cell.array), abs=1e-9)
+    with pytest.raises(ednn.InputError, match=r"settings: expected keywords among \['accuracy', 'electronic_temperature', "
+                                                r"'max_iterations', 'method', 'mixer_damping'\], got \['damping'\]"):
+        xtb_charges(a.numbers, a.positions, a.cell.array, damping=0.2)
     assert q.shape == (60,) and abs(q.sum()) < 1e-6
     assert (q[a.numbers == 5] > 0.2).all() and (q[a.numbers == 7] < -0.2).all()  # ~ +-0.3 e in GFN1-xTB
     b = int(np.flatnonzero(a.numbers == 5)[0])

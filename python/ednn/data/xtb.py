@@ -194,33 +194,33 @@ def xtb_energy(
     ``positions`` (n, 3) and ``cell`` (3, 3) in Angstrom. Raises ``tblite``'s runtime error when
     the SCF does not converge within ``max_iterations``.
     """
-    res = _singlepoint(numbers, positions, cell, method, mixer_damping, electronic_temperature, max_iterations, accuracy)
+    res = _singlepoint(numbers, positions, cell, {"method": method, "mixer_damping": mixer_damping,
+                                                   "electronic_temperature": electronic_temperature,
+                                                   "max_iterations": max_iterations, "accuracy": accuracy})
     return float(res.get("energy")) * HARTREE_EV
 
 
-def xtb_charges(
-    numbers: np.ndarray,
-    positions: np.ndarray,
-    cell: np.ndarray,
-    *,
-    method: str = "GFN1-xTB",
-    mixer_damping: float = 0.1,
-    electronic_temperature: float = 300.0,
-    max_iterations: int = 250,
-    accuracy: float = 1.0,
-) -> tuple[float, np.ndarray]:
-    """The single point of :func:`xtb_energy` with its atomic partial charges: ``(energy in eV,
-    charges (n,) in e)``, positive where electrons left."""
-    res = _singlepoint(numbers, positions, cell, method, mixer_damping, electronic_temperature, max_iterations, accuracy)
+def xtb_charges(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray, **settings: Any) -> tuple[float, np.ndarray]:
+    """The single point of :func:`xtb_energy` (same arguments and keyword settings) with its atomic
+    partial charges: ``(energy in eV, charges (n,) in e)``, positive where electrons left."""
+    res = _singlepoint(numbers, positions, cell, settings)
     return float(res.get("energy")) * HARTREE_EV, np.asarray(res.get("charges"), dtype=np.float64)
 
 
-def _singlepoint(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray, method: str, mixer_damping: float,
-                 electronic_temperature: float, max_iterations: int, accuracy: float) -> Any:
+#: keyword settings of :func:`xtb_energy` and their defaults
+_SINGLEPOINT = {"method": "GFN1-xTB", "mixer_damping": 0.1, "electronic_temperature": 300.0, "max_iterations": 250,
+                "accuracy": 1.0}
+
+
+def _singlepoint(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray, settings: dict[str, Any]) -> Any:
     from tblite.interface import Calculator
 
+    unknown = sorted(set(settings) - set(_SINGLEPOINT))
+    if unknown:
+        raise InputError(f"settings: expected keywords among {sorted(_SINGLEPOINT)}, got {unknown}")
+    s = {**_SINGLEPOINT, **settings}
     calc = Calculator(
-        method,
+        s["method"],
         np.asarray(numbers, dtype=np.int32),
         np.asarray(positions, dtype=np.float64) / BOHR_ANGSTROM,
         lattice=np.asarray(cell, dtype=np.float64) / BOHR_ANGSTROM,
@@ -229,10 +229,10 @@ def _singlepoint(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray, m
         logger=_quiet,
     )
     calc.set("verbosity", 0)
-    calc.set("accuracy", float(accuracy))
-    calc.set("max-iter", int(max_iterations))
-    calc.set("mixer-damping", float(mixer_damping))
-    calc.set("temperature", float(electronic_temperature) * _KELVIN_HARTREE)
+    calc.set("accuracy", float(s["accuracy"]))
+    calc.set("max-iter", int(s["max_iterations"]))
+    calc.set("mixer-damping", float(s["mixer_damping"]))
+    calc.set("temperature", float(s["electronic_temperature"]) * _KELVIN_HARTREE)
     return calc.singlepoint()
 
 
