@@ -22,6 +22,7 @@ from ..errors import InputError
 from .baseline import moment_matrix, solve_moments
 from .config import TrainConfig, build_network, load_init
 from .data import load_training_data
+from .widen import widen_state
 
 __all__ = ["train"]
 
@@ -134,15 +135,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
     model = EDNN(build_network(cfg, tile, n_moments, coeffs, out_scale), cfg.focus, cfg.context, ndim=2).to(device)
     if init is not None:
         theirs = init["config"].get("widths")
-        if cfg.network == "density-cnn" and theirs is not None and list(theirs) != list(cfg.widths or theirs):
-            from .widen import widen_state
-
-            model.load_state_dict(widen_state(init["model"], model.state_dict()))
-            log(f"starting from {cfg.init} (epoch {init.get('epoch')}), widths {list(theirs)} grown to "
-                f"{list(cfg.widths)}: the same outputs, new channels to learn")
-        else:
-            model.load_state_dict(init["model"])
-            log(f"starting from {cfg.init} (epoch {init.get('epoch')}): its network, per-species term and output scaling")
+        # check_init let only a density-cnn's widths differ, and only grow
+        grown = theirs is not None and cfg.widths is not None and list(theirs) != list(cfg.widths)
+        model.load_state_dict(widen_state(init["model"], model.state_dict()) if grown else init["model"])
+        what = (f"widths {list(theirs)} grown to {list(cfg.widths)}: the same outputs, new channels to learn" if grown
+                else "its network, per-species term and output scaling")
+        log(f"starting from {cfg.init} (epoch {init.get('epoch')}): {what}")
     elif n_moments:
         spread = float(ds.targets[tr_idx].std())
         log(f"per-species term from {n_moments} image moments: label spread {spread:.4g} -> residual spread {std:.4g} {ds.units}")
